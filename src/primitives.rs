@@ -1,0 +1,221 @@
+//! The cryptographic primitives SCv2 uses, behind one small seam.
+//!
+//! Every protocol operation goes through these functions, and so do the Wycheproof tests
+//! (`tests/wycheproof.rs`): what is tested is what runs. Nothing here allocates.
+//!
+//! - AES-256-GCM with a 12-byte nonce and a 16-byte tag, sealing and opening in place;
+//!   one [`AeadKey`] holds one expanded key schedule and is reused for every message of a
+//!   session direction (never re-keyed per message).
+//! - X25519 (RFC 7748, clamped scalars) that refuses an all-zero result.
+//! - HKDF-SHA256 (RFC 5869) extract and expand, and SHA-256.
+
+use aes_gcm::aead::{AeadInOut, KeyInit};
+use aes_gcm::{Aes256Gcm, Key, Nonce, Tag};
+use core::fmt;
+use hkdf::Hkdf;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use x25519_dalek::{PublicKey, StaticSecret};
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::error::{Error, Result};
+
+/// Length of an AES-256 key.
+pub const KEY_LEN: usize = 32;
+/// Length of an AES-GCM nonce (the envelope's IV).
+pub const NONCE_LEN: usize = 12;
+/// Length of an AES-GCM tag.
+pub const TAG_LEN: usize = 16;
+/// Length of an X25519 public or private key, and of a shared secret.
+pub const X25519_LEN: usize = 32;
+
+/// An expanded AES-256-GCM key. Zeroized on drop; `Debug` prints `[redacted]`.
+pub struct AeadKey(Aes256Gcm);
+
+impl AeadKey {
+    /// Expand a 32-byte key.
+    pub fn new(key: &[u8; KEY_LEN]) -> AeadKey {
+        AeadKey(Aes256Gcm::new(<&Key<Aes256Gcm>>::from(key)))
+    }
+
+    /// Encrypt `buf` in place and return the tag.
+    pub fn seal_in_place(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        buf: &mut [u8],
+    ) -> Result<[u8; TAG_LEN]> {
+        let tag = self
+            .0
+            .encrypt_inout_detached(<&Nonce<_>>::from(nonce), aad, buf.into())
+            .map_err(|_| Error::Internal)?;
+        Ok(tag.into())
+    }
+
+    /// Verify `tag` over `buf` (in constant time, before releasing anything) and decrypt in place.
+    ///
+    /// On failure `buf` still holds the ciphertext and the error is always
+    /// [`Error::DecryptionFailed`].
+    pub fn open_in_place(
+        &self,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        buf: &mut [u8],
+        tag: &[u8; TAG_LEN],
+    ) -> Result<()> {
+        self.0
+            .decrypt_inout_detached(
+                <&Nonce<_>>::from(nonce),
+                aad,
+                buf.into(),
+                <&Tag>::from(tag),
+            )
+            .map_err(|_| Error::DecryptionFailed)
+    }
+}
+
+impl fmt::Debug for AeadKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AeadKey([redacted])")
+    }
+}
+
+/// An X25519 private key (clamped when used). Zeroized on drop; `Debug` prints `[redacted]`.
+pub struct X25519Secret(StaticSecret);
+
+impl X25519Secret {
+    /// Wrap 32 private-key bytes.
+    pub fn from_bytes(bytes: [u8; X25519_LEN]) -> X25519Secret {
+        let mut bytes = bytes;
+        let s = StaticSecret::from(bytes);
+        bytes.zeroize();
+        X25519Secret(s)
+    }
+
+    /// Draw a fresh private key from `rng`.
+    pub fn random<R: rand_core::TryCryptoRng + ?Sized>(rng: &mut R) -> Result<X25519Secret> {
+        let mut bytes = Zeroizing::new([0u8; X25519_LEN]);
+        rng.try_fill_bytes(bytes.as_mut())
+            .map_err(|_| Error::Internal)?;
+        Ok(X25519Secret(StaticSecret::from(*bytes)))
+    }
+
+    /// The private key bytes (for sealed storage). Wrap the result in `Zeroizing`.
+    pub fn to_bytes(&self) -> Zeroizing<[u8; X25519_LEN]> {
+        Zeroizing::new(self.0.to_bytes())
+    }
+
+    /// The matching public key.
+    pub fn public_key(&self) -> [u8; X25519_LEN] {
+        PublicKey::from(&self.0).to_bytes()
+    }
+
+    /// X25519(self, peer). An all-zero result (a low-order or otherwise non-contributory peer key)
+    /// is refused with [`Error::InvalidPublicKey`], checked in constant time.
+    pub fn diffie_hellman(&self, peer: &[u8; X25519_LEN]) -> Result<Zeroizing<[u8; X25519_LEN]>> {
+        let shared = self.0.diffie_hellman(&PublicKey::from(*peer));
+        let out = Zeroizing::new(*shared.as_bytes());
+        if bool::from(out.ct_eq(&[0u8; X25519_LEN])) {
+            return Err(Error::InvalidPublicKey);
+        }
+        Ok(out)
+    }
+}
+
+impl fmt::Debug for X25519Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("X25519Secret([redacted])")
+    }
+}
+
+/// HKDF-Extract(salt, ikm) with SHA-256: the 32-byte PRK.
+pub fn hkdf_extract(salt: &[u8], ikm: &[u8]) -> Zeroizing<[u8; 32]> {
+    let (mut prk, _) = Hkdf::<Sha256>::extract(Some(salt), ikm);
+    let mut out = Zeroizing::new([0u8; 32]);
+    out.copy_from_slice(&prk);
+    prk.zeroize();
+    out
+}
+
+/// HKDF-Expand(prk, info_1 || info_2 || ..., len(okm)) with SHA-256.
+///
+/// Fails with [`Error::InvalidArgument`] when `okm` is longer than 255 × 32 bytes or `prk` is
+/// shorter than 32 bytes.
+pub fn hkdf_expand(prk: &[u8], info: &[&[u8]], okm: &mut [u8]) -> Result<()> {
+    let hk = Hkdf::<Sha256>::from_prk(prk).map_err(|_| Error::InvalidArgument)?;
+    hk.expand_multi_info(info, okm)
+        .map_err(|_| Error::InvalidArgument)
+}
+
+/// SHA-256 over the concatenation of `parts`.
+pub fn sha256(parts: &[&[u8]]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
+/// An incremental SHA-256 (for transcript hashes).
+#[derive(Clone, Default)]
+pub(crate) struct Transcript(Sha256);
+
+impl Transcript {
+    pub(crate) fn update(&mut self, data: &[u8]) {
+        self.0.update(data);
+    }
+    pub(crate) fn finish(self) -> [u8; 32] {
+        self.0.finalize().into()
+    }
+}
+
+/// Fill `buf` from a caller's RNG; an RNG failure is [`Error::Internal`].
+pub(crate) fn fill_random<R: rand_core::TryCryptoRng + ?Sized>(
+    rng: &mut R,
+    buf: &mut [u8],
+) -> Result<()> {
+    rng.try_fill_bytes(buf).map_err(|_| Error::Internal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc7748_x25519_vector() {
+        // RFC 7748 section 6.1 (Alice/Bob).
+        let a = hex32("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a");
+        let b_pub = hex32("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f");
+        let shared = X25519Secret::from_bytes(a).diffie_hellman(&b_pub).unwrap();
+        assert_eq!(
+            *shared,
+            hex32("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742")
+        );
+        assert_eq!(
+            X25519Secret::from_bytes(a).public_key(),
+            hex32("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a")
+        );
+    }
+
+    #[test]
+    fn zero_point_refused() {
+        let s = X25519Secret::from_bytes([7u8; 32]);
+        assert_eq!(s.diffie_hellman(&[0u8; 32]), Err(Error::InvalidPublicKey));
+    }
+
+    #[test]
+    fn debug_is_redacted() {
+        let s = X25519Secret::from_bytes([7u8; 32]);
+        assert_eq!(format!("{s:?}"), "X25519Secret([redacted])");
+        let k = AeadKey::new(&[9u8; 32]);
+        assert_eq!(format!("{k:?}"), "AeadKey([redacted])");
+    }
+
+    fn hex32(s: &str) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap();
+        }
+        out
+    }
+}
