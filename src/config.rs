@@ -1,5 +1,7 @@
 //! Configuration: input limits, padding, replay window, and the client's pinned server keys.
 
+#![forbid(unsafe_code)]
+
 use crate::error::{Error, Result};
 use crate::keys::{parse_spki_base64, PinnedKey};
 use crate::padding::{check_block, DEFAULT_BLOCK};

@@ -1,5 +1,7 @@
 //! The one error type of the library, with stable numeric codes.
 
+#![forbid(unsafe_code)]
+
 use core::fmt;
 
 /// Every way an SCv2 operation can fail.

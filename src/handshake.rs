@@ -13,6 +13,8 @@
 //! type 130 = header2 | nonce(s2c, 0) | AES-256-GCM(k_s2c, ·, inner(u8 len sid | sid | u64 exp | app), aad = h2)
 //! ```
 
+#![forbid(unsafe_code)]
+
 use core::fmt;
 use zeroize::{Zeroize, Zeroizing};
 

@@ -1,5 +1,7 @@
 //! Server keys, their public form (X25519 SubjectPublicKeyInfo in base64), and client pins.
 
+#![forbid(unsafe_code)]
+
 use base64ct::{Base64, Encoding};
 use core::fmt;
 use subtle::ConstantTimeEq;

@@ -63,7 +63,8 @@
 //!   most one response ([`ResponseSlot`] is single-use), so no nonce is ever used twice.
 //! - The seal/open paths allocate nothing (with `ctx` up to [`ZERO_ALLOC_MAX_CTX`] bytes).
 
-#![forbid(unsafe_code)]
+// Only `src/ffi/` may use `unsafe` (it allows it for itself); every other module forbids it.
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 #[cfg(all(feature = "test-vectors", not(debug_assertions)))]

@@ -6,6 +6,8 @@
 //! an attacker could not already compute; a bad marker is reported as [`Error::DecryptionFailed`],
 //! the same error as a bad tag.
 
+#![forbid(unsafe_code)]
+
 use crate::error::{Error, Result};
 
 /// The padding marker byte.

@@ -9,6 +9,8 @@
 //! - X25519 (RFC 7748, clamped scalars) that refuses an all-zero result.
 //! - HKDF-SHA256 (RFC 5869) extract and expand, and SHA-256.
 
+#![forbid(unsafe_code)]
+
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes256Gcm, Key, Nonce, Tag};
 use core::fmt;

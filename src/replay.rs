@@ -9,6 +9,8 @@
 //! as `top` advances never clears a bit that is still inside the window: the window is exactly `W`,
 //! not "about `W`".
 
+#![forbid(unsafe_code)]
+
 use crate::error::{Error, Result};
 
 /// The default window: 1024 sequence numbers.

@@ -6,6 +6,8 @@
 //! the heap, as long as `ctx` is at most [`ZERO_ALLOC_MAX_CTX`] bytes (a longer one needs one
 //! temporary buffer for the associated data).
 
+#![forbid(unsafe_code)]
+
 use core::fmt;
 use core::ops::Range;
 use core::sync::atomic::{AtomicU64, Ordering};

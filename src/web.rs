@@ -4,6 +4,8 @@
 //! two members in either order, and nothing else: no other member, no duplicate, `v` must be the
 //! number `2` and `p` canonical standard base64 with padding (no escapes, no line breaks).
 
+#![forbid(unsafe_code)]
+
 use base64ct::{Base64, Encoding};
 
 use crate::error::{Error, Result};

@@ -4,6 +4,8 @@
 //! same error for the same bytes: magic → version → type → structure. Every length is exact; no
 //! trailing byte is allowed. Nothing in this module touches a key.
 
+#![forbid(unsafe_code)]
+
 use nom::bytes::complete::{tag, take};
 use nom::number::complete::{be_u16, be_u8};
 use nom::{IResult, Parser};
