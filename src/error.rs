@@ -191,7 +191,7 @@ impl std::error::Error for Error {}
 /// Returned by the calls that consume a [`crate::ResponseSlot`] or a [`crate::PendingRequest`]:
 /// if the call fails (for example [`Error::BufferTooSmall`]), the token comes back and the call can
 /// be retried. Converts into [`Error`] with `?` when the token is no longer wanted.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct TokenError<T> {
     /// What went wrong.
     pub error: Error,

@@ -1,0 +1,191 @@
+//! Property tests: round trips, tamper detection for every envelope type, replay semantics.
+
+use proptest::prelude::*;
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+
+use scv2::{
+    max_open_len, ClientConfig, ClientHandshake, ClientSession, Error, PinnedKey, Server,
+    ServerConfig, ServerKey, ServerSession,
+};
+
+const NOW: u64 = 1_800_000_000_000;
+
+struct Pair {
+    server: Server,
+    config: ClientConfig,
+    kx: Vec<u8>,
+    kxr: Vec<u8>,
+    client: ClientSession,
+    session: ServerSession,
+}
+
+fn pair(seed: u64, client_block: usize, server_block: usize, window: u32) -> Pair {
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    let cfg = ServerConfig::default()
+        .with_padding_block(server_block)
+        .unwrap()
+        .with_replay_window(window)
+        .unwrap();
+    let mut server = Server::new(cfg);
+    let key = ServerKey::generate("prop", 0, None, &mut rng).unwrap();
+    let mut config = ClientConfig::new();
+    config.pin(PinnedKey::new("prop", *key.public_key()).unwrap());
+    config.set_padding_block(client_block).unwrap();
+    server.add_key(key).unwrap();
+    let (hs, kx) = ClientHandshake::start(&config, "prop", b"kx", &mut rng).unwrap();
+    let (session, kxr) = server
+        .accept(&kx, NOW)
+        .unwrap()
+        .respond("prop-session", NOW + 60_000, b"kxr", &mut rng)
+        .unwrap();
+    let client = hs.finish(&kxr, NOW).unwrap();
+    Pair {
+        server,
+        config,
+        kx,
+        kxr,
+        client,
+        session,
+    }
+}
+
+fn seal(c: &ClientSession, ctx: &[u8], body: &[u8]) -> (scv2::PendingRequest, Vec<u8>) {
+    let mut out = vec![0u8; c.sealed_len(body.len())];
+    let (p, n) = c.seal_request(ctx, body, NOW, &mut out).unwrap();
+    assert_eq!(n, out.len());
+    (p, out)
+}
+
+fn open(s: &ServerSession, ctx: &[u8], env: &[u8]) -> Result<(scv2::ResponseSlot, Vec<u8>), Error> {
+    let mut out = vec![0u8; max_open_len(env.len())];
+    let (slot, n) = s.open_request(ctx, env, NOW, &mut out)?;
+    out.truncate(n);
+    Ok((slot, out))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 2 } else { 64 }))]
+
+    #[test]
+    fn round_trip(
+        seed: u64,
+        cb in 1usize..=4096,
+        sb in 1usize..=4096,
+        ctx in proptest::collection::vec(any::<u8>(), 0..600),
+        bodies in proptest::collection::vec(
+            (proptest::collection::vec(any::<u8>(), 0..2000), proptest::collection::vec(any::<u8>(), 0..2000)),
+            1..4),
+    ) {
+        let p = pair(seed, cb, sb, 1024);
+        for (req, resp) in &bodies {
+            let (pending, env) = seal(&p.client, &ctx, req);
+            prop_assert_eq!((env.len() - 32) % cb, 0, "request padded to the client's block");
+            let (slot, body) = open(&p.session, &ctx, &env).unwrap();
+            prop_assert_eq!(&body, req);
+            prop_assert_eq!(slot.seq(), pending.seq());
+            let mut out = vec![0u8; p.session.sealed_len(resp.len())];
+            let n = p.session.seal_response(slot, &ctx, resp, &mut out).unwrap();
+            prop_assert_eq!((n - 32) % sb, 0, "response padded to the server's block");
+            let mut plain = vec![0u8; max_open_len(n)];
+            let m = p.client.open_response(pending, &ctx, &out[..n], &mut plain).unwrap();
+            prop_assert_eq!(&plain[..m], &resp[..]);
+        }
+    }
+
+    #[test]
+    fn in_place_round_trip(
+        seed: u64,
+        block in 1usize..=300,
+        ctx in proptest::collection::vec(any::<u8>(), 0..100),
+        body in proptest::collection::vec(any::<u8>(), 0..3000),
+    ) {
+        let p = pair(seed, block, block, 1024);
+        let mut buf = vec![0u8; p.client.sealed_len(body.len())];
+        buf[scv2::BODY_OFFSET_IN_PLACE..scv2::BODY_OFFSET_IN_PLACE + body.len()].copy_from_slice(&body);
+        let (pending, n) = p.client.seal_request_in_place(&ctx, &mut buf, body.len(), NOW).unwrap();
+        // In place and copying seal agree with what the server opens.
+        let (slot, range) = p.session.open_request_in_place(&ctx, &mut buf[..n], NOW).unwrap();
+        prop_assert_eq!(&buf[range], &body[..]);
+        let mut out = vec![0u8; p.session.sealed_len(body.len())];
+        out[scv2::BODY_OFFSET_IN_PLACE..scv2::BODY_OFFSET_IN_PLACE + body.len()].copy_from_slice(&body);
+        let m = p.session.seal_response_in_place(slot, &ctx, &mut out, body.len()).unwrap();
+        let range = p.client.open_response_in_place(pending, &ctx, &mut out[..m]).unwrap();
+        prop_assert_eq!(&out[range], &body[..]);
+    }
+
+    /// Any single flipped bit, and any truncation, of any of the four envelope types is refused.
+    #[test]
+    fn tampering_is_rejected(seed: u64, bit in 0usize..100_000, cut in 0usize..100_000) {
+        let p = pair(seed, 16, 16, 1024);
+        let ctx = b"POST /x";
+
+        // Type 1.
+        let mut kx = p.kx.clone();
+        let i = bit % (kx.len() * 8);
+        kx[i / 8] ^= 1 << (i % 8);
+        prop_assert!(p.server.accept(&kx, NOW).is_err());
+        prop_assert!(p.server.accept(&p.kx[..cut % p.kx.len()], NOW).is_err());
+
+        // Type 130 (a fresh handshake from the same seed reproduces the same client state).
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let _ = ServerKey::generate("prop", 0, None, &mut rng).unwrap();
+        let fresh = |rng: &mut ChaCha20Rng| ClientHandshake::start(&p.config, "prop", b"kx", rng).unwrap().0;
+        let mut kxr = p.kxr.clone();
+        let i = bit % (kxr.len() * 8);
+        kxr[i / 8] ^= 1 << (i % 8);
+        let mut r1 = rng.clone();
+        prop_assert!(fresh(&mut r1).finish(&kxr, NOW).is_err());
+        let mut r2 = rng.clone();
+        prop_assert!(fresh(&mut r2).finish(&p.kxr[..cut % p.kxr.len()], NOW).is_err());
+        let mut r3 = rng.clone();
+        prop_assert!(fresh(&mut r3).finish(&p.kxr, NOW).is_ok(), "control: the untampered type 130 finishes");
+
+        // Type 2.
+        let (pending, req) = seal(&p.client, ctx, b"{\"a\":1}");
+        let mut bad = req.clone();
+        let i = bit % (bad.len() * 8);
+        bad[i / 8] ^= 1 << (i % 8);
+        prop_assert!(open(&p.session, ctx, &bad).is_err());
+        prop_assert!(open(&p.session, ctx, &req[..cut % req.len()]).is_err());
+        let (slot, _) = open(&p.session, ctx, &req).unwrap();
+
+        // Type 129.
+        let mut resp = vec![0u8; p.session.sealed_len(5)];
+        let n = p.session.seal_response(slot, ctx, b"hello", &mut resp).unwrap();
+        let mut bad = resp[..n].to_vec();
+        let i = bit % (bad.len() * 8);
+        bad[i / 8] ^= 1 << (i % 8);
+        let mut out = vec![0u8; n];
+        let e = p.client.open_response(pending, ctx, &bad, &mut out).unwrap_err();
+        let pending = e.into_token();
+        let e = p.client.open_response(pending, ctx, &resp[..cut % n], &mut out).unwrap_err();
+        let pending = e.into_token();
+        prop_assert_eq!(p.client.open_response(pending, ctx, &resp[..n], &mut out), Ok(5));
+    }
+
+    /// Replays are refused, reordering inside the window is accepted, older than the window is
+    /// refused.
+    #[test]
+    fn replay_window(seed: u64, order in Just((0u64..200).collect::<Vec<_>>()).prop_shuffle()) {
+        let window = 64u32;
+        let p = pair(seed, 1, 1, window);
+        let envs: Vec<_> = (0..200).map(|_| seal(&p.client, b"", b"x").1).collect();
+        let mut accepted = std::collections::BTreeSet::new();
+        let mut top = 0u64;
+        for &i in &order {
+            let seq = i + 1;
+            let expect_ok = seq > top || (top - seq < u64::from(window) && !accepted.contains(&seq));
+            let got = open(&p.session, b"", &envs[i as usize]);
+            prop_assert_eq!(got.is_ok(), expect_ok, "seq {} top {}", seq, top);
+            if let Err(e) = got {
+                prop_assert_eq!(e, Error::Replayed);
+            } else {
+                accepted.insert(seq);
+                top = top.max(seq);
+            }
+            // And a second copy is always refused.
+            prop_assert_eq!(open(&p.session, b"", &envs[i as usize]).err(), Some(Error::Replayed));
+        }
+    }
+}
