@@ -545,6 +545,36 @@ impl ClientSession {
         })
     }
 
+    /// Set the next sequence number, to test exhaustion and the receiver's range checks.
+    /// Only with the `test-vectors` feature; never in release builds.
+    #[cfg(feature = "test-vectors")]
+    pub fn set_next_seq_for_test_vectors(&self, seq: u64) {
+        self.next_seq.store(seq, Ordering::Release);
+    }
+
+    /// Seal a request with an arbitrary sequence number (0, or above 2^32 − 1, too), bypassing
+    /// the counter, to build hostile inputs. Only with the `test-vectors` feature.
+    #[cfg(feature = "test-vectors")]
+    pub fn seal_request_with_seq_for_test_vectors(
+        &self,
+        seq: u64,
+        ctx: &[u8],
+        body: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize> {
+        let keys = self.seal_request_checks(ctx, body)?;
+        let total = stage_body(body, self.padding_block, out)?;
+        seal_body_in_place(
+            &keys.c2s,
+            TYPE_REQUEST,
+            self.sid.as_bytes(),
+            ctx,
+            seq,
+            &mut out[..total],
+            body.len(),
+        )
+    }
+
     /// Close the session: the keys are zeroized now, and every later call is
     /// [`Error::InvalidState`].
     pub fn close(&mut self) {
