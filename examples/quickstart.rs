@@ -25,8 +25,14 @@ fn main() -> Result<(), scv2::Error> {
     // --- Server set-up: one static X25519 key, advertised by GET /web/v1/secure-channel/public-key.
     let mut server = Server::new(ServerConfig::default());
     server.add_key(ServerKey::generate("k-demo-1", now, None, &mut rng)?)?;
-    let doc = server.current_key(now).ok_or(scv2::Error::Internal)?.document();
-    println!("1. public key document: keyId={} algorithm={}", doc.key_id, doc.algorithm);
+    let doc = server
+        .current_key(now)
+        .ok_or(scv2::Error::Internal)?
+        .document();
+    println!(
+        "1. public key document: keyId={} algorithm={}",
+        doc.key_id, doc.algorithm
+    );
     println!("   publicKey={}", doc.public_key);
 
     // --- Client: the app ships with the server key pinned (here: pinned from the document).
@@ -43,9 +49,16 @@ fn main() -> Result<(), scv2::Error> {
     let accepted = server.accept(&type1, now)?;
     let sid = generate_session_id(&mut rng)?;
     let (server_session, type130) = accepted.respond(&sid, now + 30 * 60 * 1000, b"", &mut rng)?;
-    println!("4. server → client: type-130 envelope, {} bytes", type130.len());
+    println!(
+        "4. server → client: type-130 envelope, {} bytes",
+        type130.len()
+    );
     let client_session = handshake.finish(&type130, now)?;
-    println!("   session {} open until {}", client_session.session_id(), client_session.expires_at_ms());
+    println!(
+        "   session {} open until {}",
+        client_session.session_id(),
+        client_session.expires_at_ms()
+    );
 
     // --- POST /web/v1/system/auth/password/init, encrypted.
     let ctx = b"POST /web/v1/system/auth/password/init";
@@ -65,19 +78,33 @@ fn main() -> Result<(), scv2::Error> {
     // Server side: open, handle, answer 201 in a type-129 envelope.
     let mut plain = vec![0u8; max_open_len(request.len())];
     let (slot, len) = server_session.open_request(ctx, &request, now, &mut plain)?;
-    println!("6. server opened request #{}: {} bytes of JSON", slot.seq(), len);
+    println!(
+        "6. server opened request #{}: {} bytes of JSON",
+        slot.seq(),
+        len
+    );
     let created = br#"{"version":"2.0.0","timestamp":1711929600000,"success":true,"code":"2000","message":"SUCCESS","data":{"bizId":"ACC_USR_00000001","email":"user@example.com","name":"Test User","status":10010202,"createdAt":"2026-03-23T08:00:00Z"}}"#;
     let mut response = vec![0u8; server_session.sealed_len(created.len())];
     let m = server_session.seal_response(slot, ctx, created, &mut response)?;
     response.truncate(m);
-    println!("7. server → client: HTTP 201, type-129 envelope, {} bytes", response.len());
+    println!(
+        "7. server → client: HTTP 201, type-129 envelope, {} bytes",
+        response.len()
+    );
 
     // A replay of the same request is refused (answered in plaintext by a real gateway).
     let replay = server_session.open_request(ctx, &request, now, &mut plain);
-    println!("   replaying the request: {:?} → HTTP {}", replay.as_ref().err(), scv2::Error::Replayed.http().status);
+    println!(
+        "   replaying the request: {:?} → HTTP {}",
+        replay.as_ref().err(),
+        scv2::Error::Replayed.http().status
+    );
 
     let mut answer = vec![0u8; max_open_len(response.len())];
     let len = client_session.open_response(pending, ctx, &response, &mut answer)?;
-    println!("8. client decrypted: {}", String::from_utf8_lossy(&answer[..len]));
+    println!(
+        "8. client decrypted: {}",
+        String::from_utf8_lossy(&answer[..len])
+    );
     Ok(())
 }

@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
-# The project's test command (README: "Run the tests"). Runs every test suite that needs no
-# special machine set-up beyond what it installs itself.
+# The project's test command (README: "The two commands"). Installs what the tests need, then runs
+# every suite. Exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== cargo test (core, with test-vector constructors)"
+echo "== cargo test (all suites, with the test-vector constructors)"
 cargo test --workspace --features test-vectors
+
+echo "== cargo test (default features: the release feature set)"
+cargo test --workspace --lib --tests
+
+echo "== independent Python implementation of SPEC.md against the vectors"
+if ! python3 -c 'import cryptography' 2>/dev/null; then
+    python3 -m pip install --quiet --disable-pip-version-check cryptography
+fi
+python3 tests/interop/scv2_ref.py tests/vectors/scv2-x25519.json

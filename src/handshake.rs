@@ -271,13 +271,13 @@ impl Server {
     /// The newest key that is not expired at `now_ms` (greatest `created_at_ms`; the later-added
     /// one on a tie): the one to advertise.
     pub fn current_key(&self, now_ms: u64) -> Option<&ServerKey> {
-        self.keys
-            .iter()
-            .filter(|k| !k.is_expired(now_ms))
-            .fold(None, |best: Option<&ServerKey>, k| match best {
+        self.keys.iter().filter(|k| !k.is_expired(now_ms)).fold(
+            None,
+            |best: Option<&ServerKey>, k| match best {
                 Some(b) if b.created_at_ms() > k.created_at_ms() => Some(b),
                 _ => Some(k),
-            })
+            },
+        )
     }
 
     /// The session settings.

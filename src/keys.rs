@@ -91,7 +91,12 @@ impl ServerKey {
     ) -> Result<ServerKey> {
         check_key_id(key_id)?;
         let secret = X25519Secret::random(rng)?;
-        Ok(Self::from_secret(key_id, secret, created_at_ms, expires_at_ms))
+        Ok(Self::from_secret(
+            key_id,
+            secret,
+            created_at_ms,
+            expires_at_ms,
+        ))
     }
 
     /// Load a key from its 32 private bytes (for example from a key file).
@@ -103,7 +108,12 @@ impl ServerKey {
     ) -> Result<ServerKey> {
         check_key_id(key_id)?;
         let secret = X25519Secret::from_bytes(*private);
-        Ok(Self::from_secret(key_id, secret, created_at_ms, expires_at_ms))
+        Ok(Self::from_secret(
+            key_id,
+            secret,
+            created_at_ms,
+            expires_at_ms,
+        ))
     }
 
     fn from_secret(
@@ -231,8 +241,14 @@ mod tests {
         let b = spki_base64(&k);
         assert!(b.starts_with("MCowBQYDK2VuAyEA"));
         assert_eq!(parse_spki_base64(&b), Ok(k));
-        assert_eq!(parse_spki_base64("MCowBQYDK2VuAyEA"), Err(Error::InvalidPublicKey));
-        assert_eq!(parse_spki_base64("not base64!"), Err(Error::InvalidPublicKey));
+        assert_eq!(
+            parse_spki_base64("MCowBQYDK2VuAyEA"),
+            Err(Error::InvalidPublicKey)
+        );
+        assert_eq!(
+            parse_spki_base64("not base64!"),
+            Err(Error::InvalidPublicKey)
+        );
         // An Ed25519 SPKI (OID 1.3.101.112) is refused.
         let mut der = spki_der(&k);
         der[8] = 0x70;

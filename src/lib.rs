@@ -87,8 +87,7 @@ pub mod wire;
 pub use config::{ClientConfig, Limits, ServerConfig, Trust, MAX_CTX};
 pub use error::{Error, HttpError, Result, TokenError, ALL_ERRORS};
 pub use handshake::{
-    generate_session_id, AcceptedHandshake, ClientHandshake, Server, INFO_KX_KEY,
-    INFO_SESSION_KEYS,
+    generate_session_id, AcceptedHandshake, ClientHandshake, Server, INFO_KX_KEY, INFO_SESSION_KEYS,
 };
 pub use keys::{
     check_key_id, parse_spki_base64, spki_base64, spki_der, PinnedKey, PublicKeyDocument,
@@ -105,6 +104,11 @@ pub use session::{
 ///
 /// A failure of the OS RNG surfaces as [`Error::Internal`], never as a panic.
 pub use getrandom::SysRng as OsRng;
+
+/// The README's Rust examples, compiled as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
 
 /// The `rand_core` version this crate's RNG parameters use.
 pub use rand_core;

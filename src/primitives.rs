@@ -66,12 +66,7 @@ impl AeadKey {
         tag: &[u8; TAG_LEN],
     ) -> Result<()> {
         self.0
-            .decrypt_inout_detached(
-                <&Nonce<_>>::from(nonce),
-                aad,
-                buf.into(),
-                <&Tag>::from(tag),
-            )
+            .decrypt_inout_detached(<&Nonce<_>>::from(nonce), aad, buf.into(), <&Tag>::from(tag))
             .map_err(|_| Error::DecryptionFailed)
     }
 }

@@ -45,7 +45,8 @@ impl core::fmt::Debug for ReplayWindow {
 }
 
 impl ReplayWindow {
-    /// An empty window of `window` sequence numbers (checked with [`check_window`]).
+    /// An empty window of `window` sequence numbers: a multiple of 64 in 64..=65536, else
+    /// [`Error::InvalidArgument`].
     pub fn new(window: u32) -> Result<ReplayWindow> {
         check_window(window)?;
         Ok(ReplayWindow {

@@ -85,7 +85,9 @@ impl Direction {
 
     /// `n = IV XOR iv_dir`; the first four bytes must be zero and `1 <= n <= 2^32 - 1`.
     fn recover_seq(&self, iv: &[u8; NONCE_LEN]) -> Result<u64> {
-        recover_seq(&self.iv, iv).filter(|n| (1..=MAX_SEQ).contains(n)).ok_or(Error::DecryptionFailed)
+        recover_seq(&self.iv, iv)
+            .filter(|n| (1..=MAX_SEQ).contains(n))
+            .ok_or(Error::DecryptionFailed)
     }
 }
 
@@ -139,7 +141,11 @@ impl SessionKeys {
     }
 
     /// Seal the first message of the s2c direction (type 130, sequence 0) in place.
-    pub(crate) fn seal_handshake(&self, aad: &[u8], buf: &mut [u8]) -> Result<([u8; NONCE_LEN], [u8; TAG_LEN])> {
+    pub(crate) fn seal_handshake(
+        &self,
+        aad: &[u8],
+        buf: &mut [u8],
+    ) -> Result<([u8; NONCE_LEN], [u8; TAG_LEN])> {
         let n = self.s2c.nonce(0);
         let tag = self.s2c.key.seal_in_place(&n, aad, buf)?;
         Ok((n, tag))
@@ -212,7 +218,9 @@ fn open_inner(
     inner: &mut [u8],
     tag: &[u8; TAG_LEN],
 ) -> Result<usize> {
-    with_aad(ty, sid, ctx, |aad| dir.key.open_in_place(iv, aad, inner, tag))?;
+    with_aad(ty, sid, ctx, |aad| {
+        dir.key.open_in_place(iv, aad, inner, tag)
+    })?;
     padding::unpadded_len(inner).inspect_err(|_| inner.zeroize())
 }
 
@@ -497,7 +505,15 @@ impl ClientSession {
         if seq != pending.seq {
             return Err(Error::ResponseMismatch);
         }
-        open_inner(&keys.s2c, TYPE_RESPONSE, self.sid.as_bytes(), ctx, &f.iv, inner, &f.tag)
+        open_inner(
+            &keys.s2c,
+            TYPE_RESPONSE,
+            self.sid.as_bytes(),
+            ctx,
+            &f.iv,
+            inner,
+            &f.tag,
+        )
     }
 
     /// Open the response to `pending` into `out`; returns the body length.
@@ -681,7 +697,15 @@ impl ServerSession {
         }
         let seq = keys.c2s.recover_seq(&f.iv)?;
         self.lock_window().check(seq)?;
-        let n = open_inner(&keys.c2s, TYPE_REQUEST, self.sid.as_bytes(), ctx, &f.iv, inner, &f.tag)?;
+        let n = open_inner(
+            &keys.c2s,
+            TYPE_REQUEST,
+            self.sid.as_bytes(),
+            ctx,
+            &f.iv,
+            inner,
+            &f.tag,
+        )?;
         if let Err(e) = self.lock_window().check_and_mark(seq) {
             inner.zeroize();
             return Err(e);
@@ -695,7 +719,11 @@ impl ServerSession {
         ))
     }
 
-    fn open_request_checks(&self, ctx: &[u8], envelope: &[u8]) -> Result<(&SessionKeys, DataFrame)> {
+    fn open_request_checks(
+        &self,
+        ctx: &[u8],
+        envelope: &[u8],
+    ) -> Result<(&SessionKeys, DataFrame)> {
         let keys = self.keys()?;
         self.limits.check_envelope(envelope)?;
         self.limits.check_ctx(ctx)?;
@@ -735,7 +763,12 @@ impl ServerSession {
         Ok((slot, f.ct.start..f.ct.start + n))
     }
 
-    fn seal_response_checks(&self, slot: &ResponseSlot, ctx: &[u8], body_len: usize) -> Result<&SessionKeys> {
+    fn seal_response_checks(
+        &self,
+        slot: &ResponseSlot,
+        ctx: &[u8],
+        body_len: usize,
+    ) -> Result<&SessionKeys> {
         let keys = self.keys()?;
         if slot.binding != keys.binding {
             return Err(Error::InvalidArgument);
@@ -787,7 +820,15 @@ impl ServerSession {
             let keys = self.seal_response_checks(&slot, ctx, body_len)?;
             let total = sealed_len(body_len, self.padding_block).ok_or(Error::PayloadTooLarge)?;
             let buf = buf.get_mut(..total).ok_or(Error::BufferTooSmall)?;
-            seal_body_in_place(&keys.s2c, TYPE_RESPONSE, self.sid.as_bytes(), ctx, slot.seq, buf, body_len)
+            seal_body_in_place(
+                &keys.s2c,
+                TYPE_RESPONSE,
+                self.sid.as_bytes(),
+                ctx,
+                slot.seq,
+                buf,
+                body_len,
+            )
         })();
         r.map_err(|error| TokenError { error, token: slot })
     }
@@ -851,7 +892,9 @@ impl ServerSession {
         }
         let mut nonce = [0u8; NONCE_LEN];
         crate::primitives::fill_random(rng, &mut nonce)?;
-        let tag = with_export_aad(&self.sid, |aad| storage_key.0.seal_in_place(&nonce, aad, &mut state))?;
+        let tag = with_export_aad(&self.sid, |aad| {
+            storage_key.0.seal_in_place(&nonce, aad, &mut state)
+        })?;
         let mut out = Vec::with_capacity(1 + NONCE_LEN + state.len() + TAG_LEN);
         out.push(EXPORT_VERSION);
         out.extend_from_slice(&nonce);
@@ -882,7 +925,9 @@ impl ServerSession {
         let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| Error::MalformedEnvelope)?;
         let tag: [u8; TAG_LEN] = tag.try_into().map_err(|_| Error::MalformedEnvelope)?;
         let mut state = Zeroizing::new(ct.to_vec());
-        with_export_aad(session_id, |aad| storage_key.0.open_in_place(&nonce, aad, &mut state, &tag))?;
+        with_export_aad(session_id, |aad| {
+            storage_key.0.open_in_place(&nonce, aad, &mut state, &tag)
+        })?;
         parse_export_state(&state, session_id, config)
     }
 }
@@ -922,7 +967,13 @@ fn parse_export_state(state: &[u8], sid: &str, config: &ServerConfig) -> Result<
     }
     let bits: Vec<u64> = state[fixed..].chunks_exact(8).map(be64).collect();
     let window = ReplayWindow::from_raw(window, top, &bits)?;
-    Ok(ServerSession::new(sid.to_owned(), expires, okm, window, config))
+    Ok(ServerSession::new(
+        sid.to_owned(),
+        expires,
+        okm,
+        window,
+        config,
+    ))
 }
 
 /// A 32-byte key that seals exported sessions at rest. Zeroized on drop; `Debug` is redacted.

@@ -143,7 +143,10 @@ mod tests {
 
     #[test]
     fn accepted_variants() {
-        assert_eq!(decode(br#" { "p" : "U0MCAg==" , "v" : 2 } "#, MAX).unwrap(), b"SC\x02\x02");
+        assert_eq!(
+            decode(br#" { "p" : "U0MCAg==" , "v" : 2 } "#, MAX).unwrap(),
+            b"SC\x02\x02"
+        );
         assert!(is_web_form(b"  {\"v\":2}"));
         assert!(!is_web_form(b"SC\x02\x02"));
     }

@@ -56,7 +56,7 @@ fn fail<O>(e: Error) -> core::result::Result<O, nom::Err<WireError>> {
 
 fn finish<O>(r: PResult<'_, O>) -> Result<O> {
     match r {
-        Ok((rest, o)) if rest.is_empty() => Ok(o),
+        Ok(([], o)) => Ok(o),
         Ok(_) => Err(Error::MalformedEnvelope),
         Err(nom::Err::Error(e)) | Err(nom::Err::Failure(e)) => Err(e.0),
         Err(nom::Err::Incomplete(_)) => Err(Error::MalformedEnvelope),
@@ -346,18 +346,12 @@ mod tests {
     fn data_envelope_bounds() {
         let mut v = b"SC\x02\x02".to_vec();
         v.extend(std::iter::repeat_n(1u8, MIN_AEAD_LEN - 1));
-        assert_eq!(
-            parse_data(&v, TYPE_REQUEST),
-            Err(Error::MalformedEnvelope)
-        );
+        assert_eq!(parse_data(&v, TYPE_REQUEST), Err(Error::MalformedEnvelope));
         v.push(1);
         let a = parse_data(&v, TYPE_REQUEST).unwrap();
         assert_eq!(a.ciphertext.len(), 1);
         // The right type at the wrong entry point.
-        assert_eq!(
-            parse_data(&v, TYPE_RESPONSE),
-            Err(Error::MalformedEnvelope)
-        );
+        assert_eq!(parse_data(&v, TYPE_RESPONSE), Err(Error::MalformedEnvelope));
         assert_eq!(parse_any(&v).unwrap().to_bytes(), v);
     }
 

@@ -88,10 +88,15 @@ fn buffer_too_small_changes_nothing() {
     let mut resp = vec![0u8; ss.sealed_len(2)];
     let n = ss.seal_response(slot, CTX, b"ok", &mut resp).unwrap();
     let mut small = vec![0u8; max_open_len(n) - 1];
-    let e = cs.open_response(pending, CTX, &resp[..n], &mut small).unwrap_err();
+    let e = cs
+        .open_response(pending, CTX, &resp[..n], &mut small)
+        .unwrap_err();
     assert_eq!(e.error, Error::BufferTooSmall);
     let mut out = vec![0u8; max_open_len(n)];
-    assert_eq!(cs.open_response(e.into_token(), CTX, &resp[..n], &mut out), Ok(2));
+    assert_eq!(
+        cs.open_response(e.into_token(), CTX, &resp[..n], &mut out),
+        Ok(2)
+    );
 }
 
 #[test]
@@ -104,7 +109,10 @@ fn expiry_rules() {
         .unwrap()
         .respond("s", NOW + 10, b"", &mut r)
         .unwrap();
-    assert_eq!(hs.finish(&kxr, NOW + 10).unwrap_err(), Error::SessionExpired);
+    assert_eq!(
+        hs.finish(&kxr, NOW + 10).unwrap_err(),
+        Error::SessionExpired
+    );
 
     let (_, cs, ss) = connect(4);
     let (pending, env) = seal(&cs, b"a");
@@ -113,13 +121,19 @@ fn expiry_rules() {
         cs.seal_request(CTX, b"a", NOW + TTL, &mut out).unwrap_err(),
         Error::SessionExpired
     );
-    assert_eq!(open(&ss, &env, NOW + TTL).unwrap_err(), Error::SessionExpired);
+    assert_eq!(
+        open(&ss, &env, NOW + TTL).unwrap_err(),
+        Error::SessionExpired
+    );
     // Accepted just before expiry: the response is still sealed and opened after it.
     let (slot, _) = open(&ss, &env, NOW + TTL - 1).unwrap();
     let mut resp = vec![0u8; ss.sealed_len(1)];
     let n = ss.seal_response(slot, CTX, b"b", &mut resp).unwrap();
     let mut plain = vec![0u8; n];
-    assert_eq!(cs.open_response(pending, CTX, &resp[..n], &mut plain), Ok(1));
+    assert_eq!(
+        cs.open_response(pending, CTX, &resp[..n], &mut plain),
+        Ok(1)
+    );
 }
 
 #[test]
@@ -132,14 +146,21 @@ fn close_refuses_everything_after() {
     ss.close();
     assert!(cs.is_closed() && ss.is_closed());
     let mut out = vec![0u8; 200];
-    assert_eq!(cs.seal_request(CTX, b"a", NOW, &mut out).unwrap_err(), Error::InvalidState);
+    assert_eq!(
+        cs.seal_request(CTX, b"a", NOW, &mut out).unwrap_err(),
+        Error::InvalidState
+    );
     assert_eq!(open(&ss, &env2, NOW).unwrap_err(), Error::InvalidState);
     assert_eq!(
-        ss.seal_response(slot, CTX, b"", &mut out).unwrap_err().error,
+        ss.seal_response(slot, CTX, b"", &mut out)
+            .unwrap_err()
+            .error,
         Error::InvalidState
     );
     assert_eq!(
-        cs.open_response(pending, CTX, &env, &mut out).unwrap_err().error,
+        cs.open_response(pending, CTX, &env, &mut out)
+            .unwrap_err()
+            .error,
         Error::InvalidState
     );
     let mut r = rng(0);
@@ -160,7 +181,11 @@ fn sequence_number_limits() {
         let n = cs
             .seal_request_with_seq_for_test_vectors(bad, CTX, b"x", &mut out)
             .unwrap();
-        assert_eq!(open(&ss, &out[..n], NOW).unwrap_err(), Error::DecryptionFailed, "seq {bad}");
+        assert_eq!(
+            open(&ss, &out[..n], NOW).unwrap_err(),
+            Error::DecryptionFailed,
+            "seq {bad}"
+        );
     }
     // The last valid number is accepted once; then the client is exhausted.
     cs.set_next_seq_for_test_vectors(scv2::MAX_SEQ);
@@ -187,11 +212,16 @@ fn tokens_are_bound_to_their_session() {
     let mut out = vec![0u8; 200];
     let e = ss2.seal_response(slot1, CTX, b"x", &mut out).unwrap_err();
     assert_eq!(e.error, Error::InvalidArgument);
-    let n = ss1.seal_response(e.into_token(), CTX, b"x", &mut out).unwrap();
+    let n = ss1
+        .seal_response(e.into_token(), CTX, b"x", &mut out)
+        .unwrap();
     let resp = out[..n].to_vec();
     let e = cs2.open_response(p1, CTX, &resp, &mut out).unwrap_err();
     assert_eq!(e.error, Error::InvalidArgument);
-    assert_eq!(cs1.open_response(e.into_token(), CTX, &resp, &mut out), Ok(1));
+    assert_eq!(
+        cs1.open_response(e.into_token(), CTX, &resp, &mut out),
+        Ok(1)
+    );
 }
 
 #[test]
@@ -210,7 +240,9 @@ fn responses_cannot_be_swapped() {
     assert_eq!(e.error, Error::ResponseMismatch);
     let p1 = e.into_token();
     // The right response under another ctx (another endpoint) does not open either.
-    let e = cs.open_response(p1, b"POST /other", &r1[..n1], &mut out).unwrap_err();
+    let e = cs
+        .open_response(p1, b"POST /other", &r1[..n1], &mut out)
+        .unwrap_err();
     assert_eq!(e.error, Error::DecryptionFailed);
     let p1 = e.into_token();
     assert_eq!(cs.open_response(p1, CTX, &r1[..n1], &mut out), Ok(2));
@@ -236,7 +268,11 @@ fn concurrent_sealing_and_opening() {
             .collect();
         hs.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    assert_eq!(cs.next_seq(), 4 * per_thread as u64 + 1, "every seq used once");
+    assert_eq!(
+        cs.next_seq(),
+        4 * per_thread as u64 + 1,
+        "every seq used once"
+    );
     // Open on 4 threads; every envelope also gets a concurrent duplicate. Exactly one of each pair
     // is accepted.
     let accepted = AtomicUsize::new(0);
@@ -271,12 +307,19 @@ fn export_import_keeps_keys_and_replay_state() {
     open(&ss, &e1, NOW).unwrap();
     let mut r = rng(12);
     let blob = ss.export(&storage, &mut r).unwrap();
-    assert!(!blob.windows(3).any(|w| w == b"sid"), "the session id is not stored in the blob");
+    assert!(
+        !blob.windows(3).any(|w| w == b"sid"),
+        "the session id is not stored in the blob"
+    );
     let config = ServerConfig::default();
     let restored = ServerSession::import(&storage, "sid-1", &blob, &config).unwrap();
     assert_eq!(restored.session_id(), "sid-1");
     assert_eq!(restored.expires_at_ms(), NOW + TTL);
-    assert_eq!(open(&restored, &e1, NOW).unwrap_err(), Error::Replayed, "replay after restart");
+    assert_eq!(
+        open(&restored, &e1, NOW).unwrap_err(),
+        Error::Replayed,
+        "replay after restart"
+    );
     let (slot, body) = open(&restored, &e2, NOW).unwrap();
     assert_eq!(body, b"two");
     let mut out = vec![0u8; 200];
@@ -296,7 +339,10 @@ fn export_import_keeps_keys_and_replay_state() {
     for i in 0..blob.len() {
         let mut b = blob.clone();
         b[i] ^= 0x80;
-        assert!(ServerSession::import(&storage, "sid-1", &b, &config).is_err(), "byte {i}");
+        assert!(
+            ServerSession::import(&storage, "sid-1", &b, &config).is_err(),
+            "byte {i}"
+        );
     }
     assert_eq!(
         ServerSession::import(&storage, "sid-1", &blob[..blob.len() - 1], &config).unwrap_err(),
@@ -328,11 +374,20 @@ fn key_rotation_and_expiry() {
     assert_eq!(server.add_key(dup), Err(Error::InvalidArgument));
 
     let (_, kx_old) = ClientHandshake::start(&config, "old", b"", &mut r).unwrap();
-    assert!(server.accept(&kx_old, NOW).is_ok(), "the older key still opens sessions");
-    assert_eq!(server.accept(&kx_old, NOW + 5_000).unwrap_err(), Error::UnknownKeyId);
+    assert!(
+        server.accept(&kx_old, NOW).is_ok(),
+        "the older key still opens sessions"
+    );
+    assert_eq!(
+        server.accept(&kx_old, NOW + 5_000).unwrap_err(),
+        Error::UnknownKeyId
+    );
     assert!(server.remove_key("new"));
     let (_, kx_new) = ClientHandshake::start(&config, "new", b"", &mut r).unwrap();
-    assert_eq!(server.accept(&kx_new, NOW).unwrap_err(), Error::UnknownKeyId);
+    assert_eq!(
+        server.accept(&kx_new, NOW).unwrap_err(),
+        Error::UnknownKeyId
+    );
     assert_eq!(
         ClientHandshake::start(&config, "unpinned", b"", &mut r).unwrap_err(),
         Error::UntrustedServerKey
@@ -376,7 +431,10 @@ fn low_order_points_are_refused() {
     }] {
         let mut bad = kx.clone();
         bad[e_at..e_at + 32].copy_from_slice(&point);
-        assert_eq!(server.accept(&bad, NOW).unwrap_err(), Error::InvalidPublicKey);
+        assert_eq!(
+            server.accept(&bad, NOW).unwrap_err(),
+            Error::InvalidPublicKey
+        );
     }
     let (_, kxr) = server
         .accept(&kx, NOW)
@@ -408,8 +466,14 @@ fn size_caps_come_first() {
         .add_key(ServerKey::generate("k", NOW, None, &mut r).unwrap())
         .unwrap();
     // Over the cap with a bad magic: the cap is reported.
-    assert_eq!(server.accept(&[0u8; 101], NOW).unwrap_err(), Error::PayloadTooLarge);
-    assert_eq!(server.accept(&[0u8; 100], NOW).unwrap_err(), Error::MalformedEnvelope);
+    assert_eq!(
+        server.accept(&[0u8; 101], NOW).unwrap_err(),
+        Error::PayloadTooLarge
+    );
+    assert_eq!(
+        server.accept(&[0u8; 100], NOW).unwrap_err(),
+        Error::MalformedEnvelope
+    );
 
     let (_, cs, ss) = connect(18);
     let mut out = vec![0u8; 4096];
@@ -419,19 +483,46 @@ fn size_caps_come_first() {
         Error::PayloadTooLarge
     );
     assert_eq!(
-        ss.open_request(&big_ctx, b"junk", NOW, &mut out).unwrap_err(),
+        ss.open_request(&big_ctx, b"junk", NOW, &mut out)
+            .unwrap_err(),
         Error::PayloadTooLarge
     );
     let big = vec![0u8; (1 << 20) + 1];
-    assert_eq!(cs.seal_request(CTX, &big, NOW, &mut out).unwrap_err(), Error::PayloadTooLarge);
+    assert_eq!(
+        cs.seal_request(CTX, &big, NOW, &mut out).unwrap_err(),
+        Error::PayloadTooLarge
+    );
     let huge = vec![0u8; (1 << 20) + 8193];
-    assert_eq!(ss.open_request(CTX, &huge, NOW, &mut out).unwrap_err(), Error::PayloadTooLarge);
+    assert_eq!(
+        ss.open_request(CTX, &huge, NOW, &mut out).unwrap_err(),
+        Error::PayloadTooLarge
+    );
     // Order after the caps: magic, version, type, structure.
-    assert_eq!(ss.open_request(CTX, b"XX\x02\x02", NOW, &mut out).unwrap_err(), Error::MalformedEnvelope);
-    assert_eq!(ss.open_request(CTX, b"SC\x01\x02", NOW, &mut out).unwrap_err(), Error::UnsupportedVersion);
-    assert_eq!(ss.open_request(CTX, b"SC\x02\x09", NOW, &mut out).unwrap_err(), Error::UnknownType);
-    assert_eq!(ss.open_request(CTX, b"SC\x02\x81", NOW, &mut out).unwrap_err(), Error::MalformedEnvelope);
-    assert_eq!(ss.open_request(CTX, b"SC\x02\x02", NOW, &mut out).unwrap_err(), Error::MalformedEnvelope);
+    assert_eq!(
+        ss.open_request(CTX, b"XX\x02\x02", NOW, &mut out)
+            .unwrap_err(),
+        Error::MalformedEnvelope
+    );
+    assert_eq!(
+        ss.open_request(CTX, b"SC\x01\x02", NOW, &mut out)
+            .unwrap_err(),
+        Error::UnsupportedVersion
+    );
+    assert_eq!(
+        ss.open_request(CTX, b"SC\x02\x09", NOW, &mut out)
+            .unwrap_err(),
+        Error::UnknownType
+    );
+    assert_eq!(
+        ss.open_request(CTX, b"SC\x02\x81", NOW, &mut out)
+            .unwrap_err(),
+        Error::MalformedEnvelope
+    );
+    assert_eq!(
+        ss.open_request(CTX, b"SC\x02\x02", NOW, &mut out)
+            .unwrap_err(),
+        Error::MalformedEnvelope
+    );
 }
 
 #[test]
@@ -471,7 +562,9 @@ fn handshake_payloads_round_trip() {
         .respond("bad sid", NOW + TTL, b"", &mut rng(0))
         .is_err_and(|e| e == Error::InvalidArgument));
     let accepted = server.accept(&kx, NOW).unwrap();
-    let (_, kxr) = accepted.respond(&sid, NOW + TTL, b"{\"ttl\":600}", &mut r).unwrap();
+    let (_, kxr) = accepted
+        .respond(&sid, NOW + TTL, b"{\"ttl\":600}", &mut r)
+        .unwrap();
     let cs = hs.finish(&kxr, NOW).unwrap();
     assert_eq!(cs.session_id(), sid);
     assert_eq!(cs.app_payload(), b"{\"ttl\":600}");

@@ -78,6 +78,9 @@ fn det_json(case: &str, field: &str, len: usize) -> Vec<u8> {
     out
 }
 
+/// `(seq, ctx, request body, response body)`.
+type Exchange = (u64, Vec<u8>, Vec<u8>, Vec<u8>);
+
 struct CaseSpec {
     name: &'static str,
     key_id: String,
@@ -86,7 +89,7 @@ struct CaseSpec {
     session_id: String,
     kxr_payload: Vec<u8>,
     /// (seq, ctx, request, response) in the order the server opens them.
-    exchanges: Vec<(u64, Vec<u8>, Vec<u8>, Vec<u8>)>,
+    exchanges: Vec<Exchange>,
 }
 
 const NOW_MS: u64 = 1_764_403_200_000; // 2025-11-29T08:00:00Z
@@ -127,20 +130,29 @@ fn specs() -> Vec<CaseSpec> {
             session_id: "sess-0001".into(),
             kxr_payload: br#"{"ttl":1800}"#.to_vec(),
             exchanges: vec![
-                (2, b"POST /web/v1/system/auth/login".to_vec(), det_json("b256", "r2", 300), det_json("b256", "s2", 10)),
+                (
+                    2,
+                    b"POST /web/v1/system/auth/login".to_vec(),
+                    det_json("b256", "r2", 300),
+                    det_json("b256", "s2", 10),
+                ),
                 (1, INIT.to_vec(), init_body.clone(), created.clone()),
-                (3, b"POST /web/v1/system/auth/password/change".to_vec(), det_json("b256", "r3", 255), det_json("b256", "s3", 256)),
+                (
+                    3,
+                    b"POST /web/v1/system/auth/password/change".to_vec(),
+                    det_json("b256", "r3", 255),
+                    det_json("b256", "s3", 256),
+                ),
             ],
         },
         CaseSpec {
             name: "longest-key-id-and-session-id",
-            key_id: String::from_utf8(
-                (0..255u32).map(|i| 0x21 + (i % 94) as u8).collect(),
-            )
-            .unwrap(),
+            key_id: String::from_utf8((0..255u32).map(|i| 0x21 + (i % 94) as u8).collect())
+                .unwrap(),
             block: 64,
             kx_payload: Vec::new(),
-            session_id: String::from_utf8((0..64u32).map(|i| 0x7e - (i % 94) as u8).collect()).unwrap(),
+            session_id: String::from_utf8((0..64u32).map(|i| 0x7e - (i % 94) as u8).collect())
+                .unwrap(),
             kxr_payload: det("longest", "kxr", 100),
             exchanges: vec![(1, INIT.to_vec(), init_body.clone(), created.clone())],
         },
@@ -152,8 +164,18 @@ fn specs() -> Vec<CaseSpec> {
             session_id: "large-payload-session".into(),
             kxr_payload: Vec::new(),
             exchanges: vec![
-                (1, b"POST /web/v1/system/auth/register".to_vec(), det_json("large", "r1", 70000), det_json("large", "s1", 65536)),
-                (2, INIT.to_vec(), det_json("large", "r2", 63), det_json("large", "s2", 64)),
+                (
+                    1,
+                    b"POST /web/v1/system/auth/register".to_vec(),
+                    det_json("large", "r1", 70000),
+                    det_json("large", "s1", 65536),
+                ),
+                (
+                    2,
+                    INIT.to_vec(),
+                    det_json("large", "r2", 63),
+                    det_json("large", "s2", 64),
+                ),
             ],
         },
         CaseSpec {
@@ -163,7 +185,12 @@ fn specs() -> Vec<CaseSpec> {
             kx_payload: all_bytes.clone(),
             session_id: "bin-0".into(),
             kxr_payload: all_bytes.clone(),
-            exchanges: vec![(1, b"PUT /v1/blob".to_vec(), all_bytes.clone(), det("bin", "s1", 513))],
+            exchanges: vec![(
+                1,
+                b"PUT /v1/blob".to_vec(),
+                all_bytes.clone(),
+                det("bin", "s1", 513),
+            )],
         },
         CaseSpec {
             name: "many-exchanges-reordered-block-1",
@@ -192,9 +219,24 @@ fn specs() -> Vec<CaseSpec> {
             session_id: "edge-session".into(),
             kxr_payload: det("edge", "kxr", 64 - 1 - 12 - 8),
             exchanges: vec![
-                (1, INIT.to_vec(), det("edge", "r1", 63), det("edge", "s1", 64)),
-                (2, INIT.to_vec(), det("edge", "r2", 0), det("edge", "s2", 127)),
-                (3, INIT.to_vec(), det("edge", "r3", 128), det("edge", "s3", 1)),
+                (
+                    1,
+                    INIT.to_vec(),
+                    det("edge", "r1", 63),
+                    det("edge", "s1", 64),
+                ),
+                (
+                    2,
+                    INIT.to_vec(),
+                    det("edge", "r2", 0),
+                    det("edge", "s2", 127),
+                ),
+                (
+                    3,
+                    INIT.to_vec(),
+                    det("edge", "r3", 128),
+                    det("edge", "s3", 1),
+                ),
             ],
         },
     ]
@@ -216,14 +258,24 @@ fn client_config_for(key_id: &str, public: [u8; 32], block: usize) -> ClientConf
     c
 }
 
-fn open_req(s: &ServerSession, ctx: &[u8], env: &[u8], now: u64) -> Result<(scv2::ResponseSlot, Vec<u8>), Error> {
+fn open_req(
+    s: &ServerSession,
+    ctx: &[u8],
+    env: &[u8],
+    now: u64,
+) -> Result<(scv2::ResponseSlot, Vec<u8>), Error> {
     let mut out = vec![0u8; max_open_len(env.len())];
     let (slot, n) = s.open_request(ctx, env, now, &mut out)?;
     out.truncate(n);
     Ok((slot, out))
 }
 
-fn open_resp(c: &ClientSession, p: PendingRequest, ctx: &[u8], env: &[u8]) -> Result<Vec<u8>, Error> {
+fn open_resp(
+    c: &ClientSession,
+    p: PendingRequest,
+    ctx: &[u8],
+    env: &[u8],
+) -> Result<Vec<u8>, Error> {
     let mut out = vec![0u8; max_open_len(env.len())];
     let n = c.open_response(p, ctx, env, &mut out)?;
     out.truncate(n);
@@ -245,9 +297,15 @@ fn flip(env: &[u8], at: usize) -> Vec<u8> {
 
 /// Build one case's JSON from its spec (the generation direction).
 fn generate(spec: &CaseSpec) -> Value {
-    let s_priv: [u8; 32] = det(spec.name, "server_static_private", 32).try_into().unwrap();
-    let e_priv: [u8; 32] = det(spec.name, "client_ephemeral_private", 32).try_into().unwrap();
-    let f_priv: [u8; 32] = det(spec.name, "server_ephemeral_private", 32).try_into().unwrap();
+    let s_priv: [u8; 32] = det(spec.name, "server_static_private", 32)
+        .try_into()
+        .unwrap();
+    let e_priv: [u8; 32] = det(spec.name, "client_ephemeral_private", 32)
+        .try_into()
+        .unwrap();
+    let f_priv: [u8; 32] = det(spec.name, "server_ephemeral_private", 32)
+        .try_into()
+        .unwrap();
     let iv1: [u8; 12] = det(spec.name, "iv1", 12).try_into().unwrap();
     let s_pub = X25519Secret::from_bytes(s_priv).public_key();
     let expires = NOW_MS + TTL_MS;
@@ -264,7 +322,12 @@ fn generate(spec: &CaseSpec) -> Value {
     .unwrap();
     let accepted = server.accept(&kx, NOW_MS).unwrap();
     let (ss, kxr) = accepted
-        .respond_with_ephemeral_for_test_vectors(&spec.session_id, expires, &spec.kxr_payload, f_priv)
+        .respond_with_ephemeral_for_test_vectors(
+            &spec.session_id,
+            expires,
+            &spec.kxr_payload,
+            f_priv,
+        )
         .unwrap();
     let cs = hs.finish(&kxr, NOW_MS).unwrap();
 
@@ -352,10 +415,12 @@ fn generate(spec: &CaseSpec) -> Value {
 }
 
 fn s<'a>(v: &'a Value, k: &str) -> &'a str {
-    v[k].as_str().unwrap_or_else(|| panic!("field {k} missing or not a string"))
+    v[k].as_str()
+        .unwrap_or_else(|| panic!("field {k} missing or not a string"))
 }
 fn u(v: &Value, k: &str) -> u64 {
-    v[k].as_u64().unwrap_or_else(|| panic!("field {k} missing or not an integer"))
+    v[k].as_u64()
+        .unwrap_or_else(|| panic!("field {k} missing or not an integer"))
 }
 
 /// Check one case from the file in both directions.
@@ -366,7 +431,11 @@ fn verify(case: &Value) {
     let now = u(case, "now_ms");
     let s_priv: [u8; 32] = arr(s(case, "server_static_private"));
     let s_pub: [u8; 32] = arr(s(case, "server_static_public"));
-    assert_eq!(X25519Secret::from_bytes(s_priv).public_key(), s_pub, "{name}: static public key");
+    assert_eq!(
+        X25519Secret::from_bytes(s_priv).public_key(),
+        s_pub,
+        "{name}: static public key"
+    );
     let kx_file = unhex(s(case, "kx_envelope"));
     let kxr_file = unhex(s(case, "kxr_envelope"));
     let kx_payload = unhex(s(case, "kx_payload"));
@@ -394,7 +463,12 @@ fn verify(case: &Value) {
     let accepted = server.accept(&kx_file, now).unwrap();
     assert_eq!(accepted.payload(), &kx_payload[..], "{name}: kx_payload");
     let (ss, kxr) = accepted
-        .respond_with_ephemeral_for_test_vectors(sid, expires, &kxr_payload, arr(s(case, "server_ephemeral_private")))
+        .respond_with_ephemeral_for_test_vectors(
+            sid,
+            expires,
+            &kxr_payload,
+            arr(s(case, "server_ephemeral_private")),
+        )
         .unwrap();
     assert_eq!(hex(&kxr), hex(&kxr_file), "{name}: kxr_envelope");
     // Open the file's type 130.
@@ -410,7 +484,12 @@ fn verify(case: &Value) {
     for x in sorted {
         let (p, env) = seal_req(&cs, &unhex(s(x, "ctx")), &unhex(s(x, "request")));
         assert_eq!(p.seq(), u(x, "seq"));
-        assert_eq!(hex(&env), s(x, "request_envelope"), "{name}: request_envelope seq {}", p.seq());
+        assert_eq!(
+            hex(&env),
+            s(x, "request_envelope"),
+            "{name}: request_envelope seq {}",
+            p.seq()
+        );
         pendings.insert(p.seq(), p);
     }
     for x in exchanges {
@@ -422,8 +501,18 @@ fn verify(case: &Value) {
         let resp = unhex(s(x, "response"));
         let mut out = vec![0u8; ss.sealed_len(resp.len())];
         let n = ss.seal_response(slot, &ctx, &resp, &mut out).unwrap();
-        assert_eq!(hex(&out[..n]), s(x, "response_envelope"), "{name}: response_envelope seq {seq}");
-        let got = open_resp(&cs, pendings.remove(&seq).unwrap(), &ctx, &unhex(s(x, "response_envelope"))).unwrap();
+        assert_eq!(
+            hex(&out[..n]),
+            s(x, "response_envelope"),
+            "{name}: response_envelope seq {seq}"
+        );
+        let got = open_resp(
+            &cs,
+            pendings.remove(&seq).unwrap(),
+            &ctx,
+            &unhex(s(x, "response_envelope")),
+        )
+        .unwrap();
         assert_eq!(got, resp, "{name}: response seq {seq}");
     }
 
@@ -451,7 +540,12 @@ fn verify(case: &Value) {
             }
             other => panic!("unknown stage {other}"),
         };
-        assert_eq!(got, Err(want), "{name}: negative {kind} ({})", s(n, "stage"));
+        assert_eq!(
+            got,
+            Err(want),
+            "{name}: negative {kind} ({})",
+            s(n, "stage")
+        );
     }
 }
 
