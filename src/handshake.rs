@@ -419,13 +419,13 @@ impl AcceptedHandshake {
         out.extend_from_slice(&inner);
         out.extend_from_slice(&tag);
         inner.zeroize();
-        drop(keys);
 
         let window = ReplayWindow::new(self.config.replay_window)?;
         let session = ServerSession::new(
             session_id.to_owned(),
             expires_at_ms,
             okm,
+            keys,
             window,
             &self.config,
         );

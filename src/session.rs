@@ -56,12 +56,14 @@ pub fn max_open_len(envelope_len: usize) -> usize {
 pub(crate) struct KeyMaterial(pub(crate) [u8; OKM_LEN]);
 
 impl KeyMaterial {
-    fn key(&self, r: Range<usize>) -> &[u8; 32] {
-        self.0[r].try_into().unwrap_or(&[0u8; 32])
+    fn key(&self, at: usize) -> Zeroizing<[u8; 32]> {
+        let mut k = Zeroizing::new([0u8; 32]);
+        k.copy_from_slice(&self.0[at..at + 32]);
+        k
     }
-    fn iv(&self, r: Range<usize>) -> [u8; NONCE_LEN] {
+    fn iv(&self, at: usize) -> [u8; NONCE_LEN] {
         let mut iv = [0u8; NONCE_LEN];
-        iv.copy_from_slice(&self.0[r]);
+        iv.copy_from_slice(&self.0[at..at + NONCE_LEN]);
         iv
     }
 }
@@ -129,12 +131,12 @@ impl SessionKeys {
         b.copy_from_slice(&digest[..8]);
         SessionKeys {
             c2s: Direction {
-                key: AeadKey::new(okm.key(0..32)),
-                iv: okm.iv(64..76),
+                key: AeadKey::new(&okm.key(0)),
+                iv: okm.iv(64),
             },
             s2c: Direction {
-                key: AeadKey::new(okm.key(32..64)),
-                iv: okm.iv(76..88),
+                key: AeadKey::new(&okm.key(32)),
+                iv: okm.iv(76),
             },
             binding: u64::from_le_bytes(b),
         }
@@ -241,14 +243,23 @@ fn frame(envelope: &[u8], ty: u8) -> Result<DataFrame> {
     })
 }
 
-/// Copy `body` into `out` at the body offset, checking capacity; returns the envelope length.
-fn stage_body(body: &[u8], block: usize, out: &mut [u8]) -> Result<usize> {
-    let total = sealed_len(body.len(), block).ok_or(Error::PayloadTooLarge)?;
-    if out.len() < total {
-        return Err(Error::BufferTooSmall);
-    }
-    out[BODY_OFFSET..BODY_OFFSET + body.len()].copy_from_slice(body);
-    Ok(total)
+/// Copy `body` to the body offset of an envelope buffer whose size the caller already checked.
+fn write_body(buf: &mut [u8], body: &[u8]) {
+    buf[BODY_OFFSET..BODY_OFFSET + body.len()].copy_from_slice(body);
+}
+
+/// Seal the body staged in `buf` (exactly the envelope's length); wipe `buf` if sealing fails.
+#[allow(clippy::too_many_arguments)]
+fn seal_staged(
+    dir: &Direction,
+    ty: u8,
+    sid: &[u8],
+    ctx: &[u8],
+    seq: u64,
+    buf: &mut [u8],
+    body_len: usize,
+) -> Result<usize> {
+    seal_body_in_place(dir, ty, sid, ctx, seq, buf, body_len).inspect_err(|_| buf.zeroize())
 }
 
 /// The client's promise to read the response to request `seq`. Not `Clone`: one per request.
@@ -384,26 +395,41 @@ impl ClientSession {
             .map_err(|_| Error::SessionExhausted)
     }
 
-    fn seal_request_checks(&self, ctx: &[u8], body: &[u8]) -> Result<&SessionKeys> {
+    /// Every check of a request seal, in the documented order, with the sequence number reserved
+    /// last. Nothing is written before all of them pass. Returns the keys, the sequence number
+    /// and the envelope length.
+    fn begin_request(
+        &self,
+        ctx: &[u8],
+        body_len: usize,
+        capacity: usize,
+        now_ms: u64,
+    ) -> Result<(&SessionKeys, u64, usize)> {
         let keys = self.keys()?;
         self.limits.check_ctx(ctx)?;
-        self.limits.check_payload(body)?;
-        Ok(keys)
-    }
-
-    fn seal_request_staged(
-        &self,
-        keys: &SessionKeys,
-        ctx: &[u8],
-        now_ms: u64,
-        buf: &mut [u8],
-        body_len: usize,
-    ) -> Result<PendingRequest> {
+        if body_len > self.limits.max_payload {
+            return Err(Error::PayloadTooLarge);
+        }
+        let total = sealed_len(body_len, self.padding_block).ok_or(Error::PayloadTooLarge)?;
+        if capacity < total {
+            return Err(Error::BufferTooSmall);
+        }
         if now_ms >= self.expires_at_ms {
             return Err(Error::SessionExpired);
         }
         let seq = self.reserve_seq()?;
-        seal_body_in_place(
+        Ok((keys, seq, total))
+    }
+
+    fn finish_request(
+        &self,
+        keys: &SessionKeys,
+        seq: u64,
+        ctx: &[u8],
+        buf: &mut [u8],
+        body_len: usize,
+    ) -> Result<PendingRequest> {
+        seal_staged(
             &keys.c2s,
             TYPE_REQUEST,
             self.sid.as_bytes(),
@@ -422,8 +448,9 @@ impl ClientSession {
     ///
     /// `ctx` is the request binding (over HTTP: `METHOD SP path`). Errors, in order:
     /// [`Error::InvalidState`] (closed), [`Error::PayloadTooLarge`], [`Error::BufferTooSmall`]
-    /// (`out` shorter than [`ClientSession::sealed_len`]; nothing changed),
-    /// [`Error::SessionExpired`] (`now_ms >= expiresAtMs`), [`Error::SessionExhausted`].
+    /// (`out` shorter than [`ClientSession::sealed_len`]), [`Error::SessionExpired`]
+    /// (`now_ms >= expiresAtMs`), [`Error::SessionExhausted`]. On error nothing was written and
+    /// no sequence number was used.
     pub fn seal_request(
         &self,
         ctx: &[u8],
@@ -431,15 +458,17 @@ impl ClientSession {
         now_ms: u64,
         out: &mut [u8],
     ) -> Result<(PendingRequest, usize)> {
-        let keys = self.seal_request_checks(ctx, body)?;
-        let total = stage_body(body, self.padding_block, out)?;
-        let pending = self.seal_request_staged(keys, ctx, now_ms, &mut out[..total], body.len())?;
+        let (keys, seq, total) = self.begin_request(ctx, body.len(), out.len(), now_ms)?;
+        let buf = &mut out[..total];
+        write_body(buf, body);
+        let pending = self.finish_request(keys, seq, ctx, buf, body.len())?;
         Ok((pending, total))
     }
 
     /// Seal a request body that the caller already wrote at `buf[16..16 + body_len]` (the offset
     /// is [`BODY_OFFSET_IN_PLACE`]); `buf` must be at least [`ClientSession::sealed_len`] bytes.
     /// Returns the pending request and the envelope length (the envelope is `buf[..len]`).
+    /// Errors as [`ClientSession::seal_request`].
     pub fn seal_request_in_place(
         &self,
         ctx: &[u8],
@@ -447,20 +476,14 @@ impl ClientSession {
         body_len: usize,
         now_ms: u64,
     ) -> Result<(PendingRequest, usize)> {
-        let keys = self.keys()?;
-        self.limits.check_ctx(ctx)?;
-        if body_len > self.limits.max_payload {
-            return Err(Error::PayloadTooLarge);
-        }
-        let total = sealed_len(body_len, self.padding_block).ok_or(Error::PayloadTooLarge)?;
-        if buf.len() < total {
-            return Err(Error::BufferTooSmall);
-        }
-        let pending = self.seal_request_staged(keys, ctx, now_ms, &mut buf[..total], body_len)?;
+        let (keys, seq, total) = self.begin_request(ctx, body_len, buf.len(), now_ms)?;
+        let pending = self.finish_request(keys, seq, ctx, &mut buf[..total], body_len)?;
         Ok((pending, total))
     }
 
-    /// Seal a request into a growable buffer (appended to `out`).
+    /// Seal a request, appending the envelope to a growable buffer. Errors as
+    /// [`ClientSession::seal_request`] (never [`Error::BufferTooSmall`]); on error `out` is
+    /// unchanged.
     pub fn seal_request_to(
         &self,
         ctx: &[u8],
@@ -468,14 +491,15 @@ impl ClientSession {
         now_ms: u64,
         out: &mut BytesMut,
     ) -> Result<PendingRequest> {
-        self.seal_request_checks(ctx, body)?;
+        let (keys, seq, total) = self.begin_request(ctx, body.len(), usize::MAX, now_ms)?;
         let start = out.len();
-        out.resize(start + self.sealed_len(body.len()), 0);
-        let r = self.seal_request(ctx, body, now_ms, &mut out[start..]);
+        out.resize(start + total, 0);
+        write_body(&mut out[start..], body);
+        let r = self.finish_request(keys, seq, ctx, &mut out[start..], body.len());
         if r.is_err() {
             out.truncate(start);
         }
-        r.map(|(p, _)| p)
+        r
     }
 
     fn open_response_checks(
@@ -578,15 +602,17 @@ impl ClientSession {
         body: &[u8],
         out: &mut [u8],
     ) -> Result<usize> {
-        let keys = self.seal_request_checks(ctx, body)?;
-        let total = stage_body(body, self.padding_block, out)?;
-        seal_body_in_place(
+        let keys = self.keys()?;
+        let total = sealed_len(body.len(), self.padding_block).ok_or(Error::PayloadTooLarge)?;
+        let buf = out.get_mut(..total).ok_or(Error::BufferTooSmall)?;
+        write_body(buf, body);
+        seal_staged(
             &keys.c2s,
             TYPE_REQUEST,
             self.sid.as_bytes(),
             ctx,
             seq,
-            &mut out[..total],
+            buf,
             body.len(),
         )
     }
@@ -635,13 +661,14 @@ impl ServerSession {
         sid: String,
         expires_at_ms: u64,
         okm: KeyMaterial,
+        keys: SessionKeys,
         window: ReplayWindow,
         config: &ServerConfig,
     ) -> ServerSession {
         ServerSession {
             sid,
             expires_at_ms,
-            keys: Some(SessionKeys::from_okm(&okm)),
+            keys: Some(keys),
             okm: Some(okm),
             window: Mutex::new(window),
             padding_block: config.padding_block,
@@ -763,12 +790,14 @@ impl ServerSession {
         Ok((slot, f.ct.start..f.ct.start + n))
     }
 
-    fn seal_response_checks(
+    /// Every check of a response seal; returns the keys and the envelope length.
+    fn begin_response(
         &self,
         slot: &ResponseSlot,
         ctx: &[u8],
         body_len: usize,
-    ) -> Result<&SessionKeys> {
+        capacity: usize,
+    ) -> Result<(&SessionKeys, usize)> {
         let keys = self.keys()?;
         if slot.binding != keys.binding {
             return Err(Error::InvalidArgument);
@@ -777,14 +806,38 @@ impl ServerSession {
         if body_len > self.limits.max_payload {
             return Err(Error::PayloadTooLarge);
         }
-        Ok(keys)
+        let total = sealed_len(body_len, self.padding_block).ok_or(Error::PayloadTooLarge)?;
+        if capacity < total {
+            return Err(Error::BufferTooSmall);
+        }
+        Ok((keys, total))
+    }
+
+    fn finish_response(
+        &self,
+        keys: &SessionKeys,
+        slot: &ResponseSlot,
+        ctx: &[u8],
+        buf: &mut [u8],
+        body_len: usize,
+    ) -> Result<usize> {
+        seal_staged(
+            &keys.s2c,
+            TYPE_RESPONSE,
+            self.sid.as_bytes(),
+            ctx,
+            slot.seq,
+            buf,
+            body_len,
+        )
     }
 
     /// Seal the response to the request `slot` was issued for; returns the envelope length.
     ///
     /// Never checks expiry: an accepted request always gets its answer. Errors:
     /// [`Error::InvalidState`] (closed), [`Error::InvalidArgument`] (slot of another session),
-    /// [`Error::PayloadTooLarge`], [`Error::BufferTooSmall`]; on error the slot comes back.
+    /// [`Error::PayloadTooLarge`], [`Error::BufferTooSmall`]; on error the slot comes back and
+    /// nothing was written.
     pub fn seal_response(
         &self,
         slot: ResponseSlot,
@@ -792,19 +845,13 @@ impl ServerSession {
         body: &[u8],
         out: &mut [u8],
     ) -> Result<usize, TokenError<ResponseSlot>> {
-        let r = (|| {
-            let keys = self.seal_response_checks(&slot, ctx, body.len())?;
-            let total = stage_body(body, self.padding_block, out)?;
-            seal_body_in_place(
-                &keys.s2c,
-                TYPE_RESPONSE,
-                self.sid.as_bytes(),
-                ctx,
-                slot.seq,
-                &mut out[..total],
-                body.len(),
-            )
-        })();
+        let r = self
+            .begin_response(&slot, ctx, body.len(), out.len())
+            .and_then(|(keys, total)| {
+                let buf = &mut out[..total];
+                write_body(buf, body);
+                self.finish_response(keys, &slot, ctx, buf, body.len())
+            });
         r.map_err(|error| TokenError { error, token: slot })
     }
 
@@ -816,24 +863,15 @@ impl ServerSession {
         buf: &mut [u8],
         body_len: usize,
     ) -> Result<usize, TokenError<ResponseSlot>> {
-        let r = (|| {
-            let keys = self.seal_response_checks(&slot, ctx, body_len)?;
-            let total = sealed_len(body_len, self.padding_block).ok_or(Error::PayloadTooLarge)?;
-            let buf = buf.get_mut(..total).ok_or(Error::BufferTooSmall)?;
-            seal_body_in_place(
-                &keys.s2c,
-                TYPE_RESPONSE,
-                self.sid.as_bytes(),
-                ctx,
-                slot.seq,
-                buf,
-                body_len,
-            )
-        })();
+        let r = self
+            .begin_response(&slot, ctx, body_len, buf.len())
+            .and_then(|(keys, total)| {
+                self.finish_response(keys, &slot, ctx, &mut buf[..total], body_len)
+            });
         r.map_err(|error| TokenError { error, token: slot })
     }
 
-    /// Seal a response into a growable buffer (appended to `out`).
+    /// Seal a response, appending the envelope to a growable buffer; on error `out` is unchanged.
     pub fn seal_response_to(
         &self,
         slot: ResponseSlot,
@@ -841,22 +879,17 @@ impl ServerSession {
         body: &[u8],
         out: &mut BytesMut,
     ) -> Result<(), TokenError<ResponseSlot>> {
-        if let Err(error) = self.seal_response_checks(&slot, ctx, body.len()) {
-            return Err(TokenError { error, token: slot });
-        }
-        let start = out.len();
-        out.resize(start + self.sealed_len(body.len()), 0);
-        let r = self.seal_response(slot, ctx, body, &mut out[start..]);
-        match r {
-            Ok(n) => {
-                out.truncate(start + n);
-                Ok(())
-            }
-            Err(e) => {
-                out.truncate(start);
-                Err(e)
-            }
-        }
+        let r = self
+            .begin_response(&slot, ctx, body.len(), usize::MAX)
+            .and_then(|(keys, total)| {
+                let start = out.len();
+                out.resize(start + total, 0);
+                write_body(&mut out[start..], body);
+                self.finish_response(keys, &slot, ctx, &mut out[start..], body.len())
+                    .inspect_err(|_| out.truncate(start))
+            });
+        r.map(|_| ())
+            .map_err(|error| TokenError { error, token: slot })
     }
 
     /// Close the session: keys zeroized now; every later call is [`Error::InvalidState`].
@@ -967,10 +1000,12 @@ fn parse_export_state(state: &[u8], sid: &str, config: &ServerConfig) -> Result<
     }
     let bits: Vec<u64> = state[fixed..].chunks_exact(8).map(be64).collect();
     let window = ReplayWindow::from_raw(window, top, &bits)?;
+    let keys = SessionKeys::from_okm(&okm);
     Ok(ServerSession::new(
         sid.to_owned(),
         expires,
         okm,
+        keys,
         window,
         config,
     ))
