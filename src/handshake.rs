@@ -433,6 +433,26 @@ impl AcceptedHandshake {
     }
 }
 
+/// Length of the type-1 envelope for a key id of `key_id_len` bytes and a `payload_len`-byte
+/// payload padded to `block` (`None` if `block` is not in 1..=4096 or on overflow).
+pub fn key_exchange_len(key_id_len: usize, payload_len: usize, block: usize) -> Option<usize> {
+    padding::check_block(block).ok()?;
+    padding::padded_len(payload_len, block)?
+        .checked_add(wire::key_exchange_header_len(key_id_len) + NONCE_LEN + TAG_LEN)
+}
+
+/// Length of the type-130 envelope for a session id of `session_id_len` bytes and an
+/// `app_payload_len`-byte application payload padded to `block`.
+pub fn key_exchange_response_len(
+    session_id_len: usize,
+    app_payload_len: usize,
+    block: usize,
+) -> Option<usize> {
+    padding::check_block(block).ok()?;
+    let plain = (1 + 8 + session_id_len).checked_add(app_payload_len)?;
+    padding::padded_len(plain, block)?.checked_add(KXR_HEADER_LEN + NONCE_LEN + TAG_LEN)
+}
+
 /// The default session id generator: 128 random bits, base64url without padding (22 characters).
 pub fn generate_session_id<R: rand_core::TryCryptoRng + ?Sized>(rng: &mut R) -> Result<String> {
     use base64ct::{Base64UrlUnpadded, Encoding};

@@ -87,7 +87,8 @@ pub mod wire;
 pub use config::{ClientConfig, Limits, ServerConfig, Trust, MAX_CTX};
 pub use error::{Error, HttpError, Result, TokenError, ALL_ERRORS};
 pub use handshake::{
-    generate_session_id, AcceptedHandshake, ClientHandshake, Server, INFO_KX_KEY, INFO_SESSION_KEYS,
+    generate_session_id, key_exchange_len, key_exchange_response_len, AcceptedHandshake,
+    ClientHandshake, Server, INFO_KX_KEY, INFO_SESSION_KEYS,
 };
 pub use keys::{
     check_key_id, parse_spki_base64, spki_base64, spki_der, PinnedKey, PublicKeyDocument,

@@ -603,6 +603,7 @@ impl ClientSession {
         out: &mut [u8],
     ) -> Result<usize> {
         let keys = self.keys()?;
+        self.limits.check_ctx(ctx)?;
         let total = sealed_len(body.len(), self.padding_block).ok_or(Error::PayloadTooLarge)?;
         let buf = out.get_mut(..total).ok_or(Error::BufferTooSmall)?;
         write_body(buf, body);

@@ -568,4 +568,11 @@ fn handshake_payloads_round_trip() {
     let cs = hs.finish(&kxr, NOW).unwrap();
     assert_eq!(cs.session_id(), sid);
     assert_eq!(cs.app_payload(), b"{\"ttl\":600}");
+    // The size helpers predict the handshake envelopes exactly.
+    assert_eq!(scv2::key_exchange_len(2, 16, 64), Some(kx.len()));
+    assert_eq!(
+        scv2::key_exchange_response_len(sid.len(), 11, 64),
+        Some(kxr.len())
+    );
+    assert_eq!(scv2::key_exchange_len(2, 16, 0), None);
 }
