@@ -14,4 +14,4 @@ echo "== independent Python implementation of SPEC.md against the vectors"
 if ! python3 -c 'import cryptography' 2>/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check cryptography
 fi
-python3 tests/interop/scv2_ref.py tests/vectors/scv2-x25519.json
+python3 tests/interop/scv2_ref.py tests/vectors/scv2-x25519.json --self-test

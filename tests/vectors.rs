@@ -385,6 +385,39 @@ fn generate(spec: &CaseSpec) -> Value {
         json!({"kind": "tampered_tag", "stage": "response", "seq": first.0, "ctx": hex(&first.1), "envelope": hex(&flip(&first_resp, first_resp.len() - 1)), "error": "decryption_failed"}),
         json!({"kind": "wrong_ctx", "stage": "response", "seq": first.0, "ctx": hex(&wrong_ctx), "envelope": hex(&first_resp), "error": "decryption_failed"}),
     ];
+    // Structural and range negatives.
+    let e_at = 7 + spec.key_id.len();
+    let mut zero_e = kx.clone();
+    zero_e[e_at..e_at + 32].fill(0);
+    let mut unknown_type = kx.clone();
+    unknown_type[3] = 0x05;
+    let mut req_key_len = kx.clone();
+    req_key_len[e_at - 1] = 31;
+    let mut zero_f = kxr.clone();
+    zero_f[4..36].fill(0);
+    let mut iv_not_zero_seq = kxr.clone();
+    iv_not_zero_seq[36 + 11] ^= 0x01; // IV = nonce(s2c, 1): right keys, wrong sequence number
+    let seq_env = |seq: u64| {
+        let mut out = vec![0u8; cs.sealed_len(fresh_body.len())];
+        let n = cs
+            .seal_request_with_seq_for_test_vectors(seq, &first.1, fresh_body, &mut out)
+            .unwrap();
+        out.truncate(n);
+        out
+    };
+    let (seq0, seq_max1) = (seq_env(0), seq_env(1 << 32));
+    let mut high_iv = fresh.clone();
+    high_iv[4] ^= 0x01; // a nonce whose top four bytes are not zero
+    negative.extend([
+        json!({"kind": "low_order_client_ephemeral", "stage": "kx", "seq": 0, "ctx": "", "envelope": hex(&zero_e), "error": "invalid_public_key"}),
+        json!({"kind": "unknown_type", "stage": "kx", "seq": 0, "ctx": "", "envelope": hex(&unknown_type), "error": "unknown_type"}),
+        json!({"kind": "request_key_length_31", "stage": "kx", "seq": 0, "ctx": "", "envelope": hex(&req_key_len), "error": "malformed_envelope"}),
+        json!({"kind": "low_order_server_ephemeral", "stage": "kxr", "seq": 0, "ctx": "", "envelope": hex(&zero_f), "error": "invalid_public_key"}),
+        json!({"kind": "iv_not_sequence_zero", "stage": "kxr", "seq": 0, "ctx": "", "envelope": hex(&iv_not_zero_seq), "error": "decryption_failed"}),
+        json!({"kind": "sequence_zero", "stage": "request", "seq": 0, "ctx": hex(&first.1), "envelope": hex(&seq0), "error": "decryption_failed"}),
+        json!({"kind": "sequence_2_pow_32", "stage": "request", "seq": 1u64 << 32, "ctx": hex(&first.1), "envelope": hex(&seq_max1), "error": "decryption_failed"}),
+        json!({"kind": "nonce_top_bytes_not_zero", "stage": "request", "seq": fresh_seq, "ctx": hex(&first.1), "envelope": hex(&high_iv), "error": "decryption_failed"}),
+    ]);
     if spec.exchanges.len() > 1 {
         let other = &exchanges[1];
         negative.push(json!({
