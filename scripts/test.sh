@@ -10,6 +10,9 @@ cargo test --workspace --features test-vectors
 echo "== cargo test (default features: the release feature set)"
 cargo test --workspace --lib --tests
 
+echo "== cargo test with the aws-lc backend (same vectors, byte-identical envelopes)"
+cargo test --features test-vectors,aws-lc --lib --tests
+
 echo "== independent Python implementation of SPEC.md against the vectors"
 if ! python3 -c 'import cryptography' 2>/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check cryptography

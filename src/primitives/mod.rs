@@ -8,19 +8,39 @@
 //!   session direction (never re-keyed per message).
 //! - X25519 (RFC 7748, clamped scalars) that refuses an all-zero result.
 //! - HKDF-SHA256 (RFC 5869) extract and expand, and SHA-256.
+//!
+//! ## Backends
+//!
+//! The [`Backend`] trait is the seam: AEAD seal/open in place, X25519, HKDF. Exactly one
+//! implementation is compiled in, chosen at build time:
+//!
+//! - default: RustCrypto (`aes-gcm`, `x25519-dalek`, `hkdf`), pure Rust;
+//! - cargo feature `aws-lc`: `aws-lc-rs` (AWS-LC, assembly AES-GCM and X25519).
+//!
+//! Both produce byte-identical envelopes and pass the same vectors. [`BACKEND`] names the one
+//! linked. SHA-256 (transcript hashes) always comes from `sha2`.
 
 #![forbid(unsafe_code)]
 
-use aes_gcm::aead::{AeadInOut, KeyInit};
-use aes_gcm::{Aes256Gcm, Key, Nonce, Tag};
 use core::fmt;
-use hkdf::Hkdf;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use x25519_dalek::{PublicKey, StaticSecret};
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
+
+#[cfg(feature = "aws-lc")]
+mod awslc;
+#[cfg(not(feature = "aws-lc"))]
+mod rustcrypto;
+
+#[cfg(feature = "aws-lc")]
+type Active = awslc::AwsLc;
+#[cfg(not(feature = "aws-lc"))]
+type Active = rustcrypto::RustCrypto;
+
+/// The name of the crypto backend linked into this build: `"rustcrypto"` or `"aws-lc"`.
+pub const BACKEND: &str = <Active as Backend>::NAME;
 
 /// Length of an AES-256 key.
 pub const KEY_LEN: usize = 32;
@@ -31,13 +51,54 @@ pub const TAG_LEN: usize = 16;
 /// Length of an X25519 public or private key, and of a shared secret.
 pub const X25519_LEN: usize = 32;
 
+/// What a crypto backend provides. Implementations must zeroize their secret state on drop.
+pub(crate) trait Backend {
+    /// A short name for diagnostics and the C ABI.
+    const NAME: &'static str;
+    /// An expanded AES-256-GCM key.
+    type AeadKey: Send + Sync;
+    /// An X25519 private key.
+    type X25519Secret: Send + Sync;
+
+    fn aead_new(key: &[u8; KEY_LEN]) -> Self::AeadKey;
+    /// Encrypt `buf` in place; return the tag.
+    fn aead_seal(
+        key: &Self::AeadKey,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        buf: &mut [u8],
+    ) -> Result<[u8; TAG_LEN]>;
+    /// Verify the tag and decrypt in place; on failure `buf` must hold no decrypted data.
+    fn aead_open(
+        key: &Self::AeadKey,
+        nonce: &[u8; NONCE_LEN],
+        aad: &[u8],
+        buf: &mut [u8],
+        tag: &[u8; TAG_LEN],
+    ) -> Result<()>;
+
+    fn x25519_from_bytes(bytes: &[u8; X25519_LEN]) -> Self::X25519Secret;
+    fn x25519_to_bytes(secret: &Self::X25519Secret) -> Zeroizing<[u8; X25519_LEN]>;
+    fn x25519_public(secret: &Self::X25519Secret) -> [u8; X25519_LEN];
+    /// The raw X25519 output (the all-zero check is done by the caller). An implementation that
+    /// refuses low-order inputs itself returns [`Error::InvalidPublicKey`].
+    fn x25519(
+        secret: &Self::X25519Secret,
+        peer: &[u8; X25519_LEN],
+    ) -> Result<Zeroizing<[u8; X25519_LEN]>>;
+
+    fn hkdf_extract(salt: &[u8], ikm: &[u8]) -> Zeroizing<[u8; 32]>;
+    /// Fails when `okm` is longer than 255 × 32 bytes or `prk` shorter than 32 bytes.
+    fn hkdf_expand(prk: &[u8], info: &[&[u8]], okm: &mut [u8]) -> Result<()>;
+}
+
 /// An expanded AES-256-GCM key. Zeroized on drop; `Debug` prints `[redacted]`.
-pub struct AeadKey(Aes256Gcm);
+pub struct AeadKey(<Active as Backend>::AeadKey);
 
 impl AeadKey {
     /// Expand a 32-byte key.
     pub fn new(key: &[u8; KEY_LEN]) -> AeadKey {
-        AeadKey(Aes256Gcm::new(<&Key<Aes256Gcm>>::from(key)))
+        AeadKey(Active::aead_new(key))
     }
 
     /// Encrypt `buf` in place and return the tag.
@@ -47,17 +108,13 @@ impl AeadKey {
         aad: &[u8],
         buf: &mut [u8],
     ) -> Result<[u8; TAG_LEN]> {
-        let tag = self
-            .0
-            .encrypt_inout_detached(<&Nonce<_>>::from(nonce), aad, buf.into())
-            .map_err(|_| Error::Internal)?;
-        Ok(tag.into())
+        Active::aead_seal(&self.0, nonce, aad, buf)
     }
 
     /// Verify `tag` over `buf` (in constant time, before releasing anything) and decrypt in place.
     ///
-    /// On failure `buf` still holds the ciphertext and the error is always
-    /// [`Error::DecryptionFailed`].
+    /// On failure the error is always [`Error::DecryptionFailed`] and `buf` holds no decrypted
+    /// data: the RustCrypto backend leaves the ciphertext, the AWS-LC backend wipes it to zeros.
     pub fn open_in_place(
         &self,
         nonce: &[u8; NONCE_LEN],
@@ -65,9 +122,7 @@ impl AeadKey {
         buf: &mut [u8],
         tag: &[u8; TAG_LEN],
     ) -> Result<()> {
-        self.0
-            .decrypt_inout_detached(<&Nonce<_>>::from(nonce), aad, buf.into(), <&Tag>::from(tag))
-            .map_err(|_| Error::DecryptionFailed)
+        Active::aead_open(&self.0, nonce, aad, buf, tag).map_err(|_| Error::DecryptionFailed)
     }
 }
 
@@ -78,40 +133,36 @@ impl fmt::Debug for AeadKey {
 }
 
 /// An X25519 private key (clamped when used). Zeroized on drop; `Debug` prints `[redacted]`.
-pub struct X25519Secret(StaticSecret);
+pub struct X25519Secret(<Active as Backend>::X25519Secret);
 
 impl X25519Secret {
-    /// Wrap 32 private-key bytes.
+    /// Wrap 32 private-key bytes (the caller keeps, and should zeroize, its own copy).
     pub fn from_bytes(bytes: [u8; X25519_LEN]) -> X25519Secret {
-        let mut bytes = bytes;
-        let s = StaticSecret::from(bytes);
-        bytes.zeroize();
-        X25519Secret(s)
+        let bytes = Zeroizing::new(bytes);
+        X25519Secret(Active::x25519_from_bytes(&bytes))
     }
 
     /// Draw a fresh private key from `rng`.
     pub fn random<R: rand_core::TryCryptoRng + ?Sized>(rng: &mut R) -> Result<X25519Secret> {
         let mut bytes = Zeroizing::new([0u8; X25519_LEN]);
-        rng.try_fill_bytes(bytes.as_mut())
-            .map_err(|_| Error::Internal)?;
-        Ok(X25519Secret(StaticSecret::from(*bytes)))
+        fill_random(rng, bytes.as_mut())?;
+        Ok(X25519Secret(Active::x25519_from_bytes(&bytes)))
     }
 
-    /// The private key bytes (for sealed storage). Wrap the result in `Zeroizing`.
+    /// The private key bytes (for sealed storage).
     pub fn to_bytes(&self) -> Zeroizing<[u8; X25519_LEN]> {
-        Zeroizing::new(self.0.to_bytes())
+        Active::x25519_to_bytes(&self.0)
     }
 
     /// The matching public key.
     pub fn public_key(&self) -> [u8; X25519_LEN] {
-        PublicKey::from(&self.0).to_bytes()
+        Active::x25519_public(&self.0)
     }
 
     /// X25519(self, peer). An all-zero result (a low-order or otherwise non-contributory peer key)
     /// is refused with [`Error::InvalidPublicKey`], checked in constant time.
     pub fn diffie_hellman(&self, peer: &[u8; X25519_LEN]) -> Result<Zeroizing<[u8; X25519_LEN]>> {
-        let shared = self.0.diffie_hellman(&PublicKey::from(*peer));
-        let out = Zeroizing::new(*shared.as_bytes());
+        let out = Active::x25519(&self.0, peer)?;
         if bool::from(out.ct_eq(&[0u8; X25519_LEN])) {
             return Err(Error::InvalidPublicKey);
         }
@@ -127,11 +178,7 @@ impl fmt::Debug for X25519Secret {
 
 /// HKDF-Extract(salt, ikm) with SHA-256: the 32-byte PRK.
 pub fn hkdf_extract(salt: &[u8], ikm: &[u8]) -> Zeroizing<[u8; 32]> {
-    let (mut prk, _) = Hkdf::<Sha256>::extract(Some(salt), ikm);
-    let mut out = Zeroizing::new([0u8; 32]);
-    out.copy_from_slice(&prk);
-    prk.zeroize();
-    out
+    Active::hkdf_extract(salt, ikm)
 }
 
 /// HKDF-Expand(prk, info_1 || info_2 || ..., len(okm)) with SHA-256.
@@ -139,9 +186,7 @@ pub fn hkdf_extract(salt: &[u8], ikm: &[u8]) -> Zeroizing<[u8; 32]> {
 /// Fails with [`Error::InvalidArgument`] when `okm` is longer than 255 × 32 bytes or `prk` is
 /// shorter than 32 bytes.
 pub fn hkdf_expand(prk: &[u8], info: &[&[u8]], okm: &mut [u8]) -> Result<()> {
-    let hk = Hkdf::<Sha256>::from_prk(prk).map_err(|_| Error::InvalidArgument)?;
-    hk.expand_multi_info(info, okm)
-        .map_err(|_| Error::InvalidArgument)
+    Active::hkdf_expand(prk, info, okm).map_err(|_| Error::InvalidArgument)
 }
 
 /// SHA-256 over the concatenation of `parts`.
@@ -192,6 +237,16 @@ mod tests {
             X25519Secret::from_bytes(a).public_key(),
             hex32("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a")
         );
+    }
+
+    #[test]
+    fn backend_is_the_one_selected_at_build_time() {
+        let expected = if cfg!(feature = "aws-lc") {
+            "aws-lc"
+        } else {
+            "rustcrypto"
+        };
+        assert_eq!(BACKEND, expected);
     }
 
     #[test]
