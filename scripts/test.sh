@@ -13,6 +13,19 @@ cargo test --workspace --lib --tests
 echo "== cargo test with the aws-lc backend (same vectors, byte-identical envelopes)"
 cargo test --features test-vectors,aws-lc --lib --tests
 
+echo "== C harness: the C ABI under ASan+UBSan and valgrind"
+bash scripts/test-c.sh
+
+echo "== README's C example compiles against include/scv2.h"
+python3 - <<'PY' >target/readme-example.c
+s = open("README.md").read()
+print(s[s.index("```c\n") + 5 : s.index("```", s.index("```c\n") + 5)])
+PY
+gcc -std=c11 -Wall -Wextra -Werror -Iinclude -fsyntax-only target/readme-example.c
+
+echo "== the reference gateway's end-to-end demo (scv2 demo)"
+cargo run -q -p scv2-gateway --bin scv2 -- demo
+
 echo "== independent Python implementation of SPEC.md against the vectors"
 if ! python3 -c 'import cryptography' 2>/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check cryptography

@@ -197,6 +197,11 @@ impl ClientConfig {
         self.padding_block
     }
 
+    /// The input limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
     /// Check a fetched public-key document (`keyId`, `publicKey`) against the pins.
     ///
     /// - pinned key id, same key: [`Trust::Pinned`];

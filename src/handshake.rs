@@ -28,7 +28,7 @@ use crate::primitives::{
 };
 use crate::replay::ReplayWindow;
 use crate::session::{
-    validate_session_id, ClientSession, KeyMaterial, ServerSession, SessionKeys, OKM_LEN,
+    check_session_id, ClientSession, KeyMaterial, ServerSession, SessionKeys, OKM_LEN,
 };
 use crate::wire::{self, KXR_HEADER_LEN, TYPE_KEY_EXCHANGE_RESPONSE};
 
@@ -201,7 +201,7 @@ impl ClientHandshake {
         }
         let (sid, rest) = rest.split_at(sid_len);
         let sid = core::str::from_utf8(sid).map_err(|_| Error::MalformedEnvelope)?;
-        validate_session_id(sid).map_err(|_| Error::MalformedEnvelope)?;
+        check_session_id(sid).map_err(|_| Error::MalformedEnvelope)?;
         let (exp, app) = rest.split_at(8);
         let mut exp_bytes = [0u8; 8];
         exp_bytes.copy_from_slice(exp);
@@ -391,7 +391,7 @@ impl AcceptedHandshake {
         app_payload: &[u8],
         f: X25519Secret,
     ) -> Result<(ServerSession, Vec<u8>)> {
-        validate_session_id(session_id)?;
+        check_session_id(session_id)?;
         self.config.limits.check_payload(app_payload)?;
         let ee = f.diffie_hellman(&self.client_ephemeral)?;
         let mut header2 = [0u8; KXR_HEADER_LEN];

@@ -75,6 +75,7 @@ compile_error!(
 
 mod config;
 mod error;
+pub mod ffi;
 mod handshake;
 mod keys;
 pub mod padding;
@@ -96,8 +97,8 @@ pub use keys::{
 };
 pub use replay::{ReplayWindow, DEFAULT_WINDOW, MAX_WINDOW};
 pub use session::{
-    max_open_len, sealed_len, ClientSession, PendingRequest, ResponseSlot, ServerSession,
-    StorageKey, BODY_OFFSET_IN_PLACE, EXPORT_VERSION, MAX_SEQ, MAX_SESSION_ID_LEN,
+    check_session_id, max_open_len, sealed_len, ClientSession, PendingRequest, ResponseSlot,
+    ServerSession, StorageKey, BODY_OFFSET_IN_PLACE, EXPORT_VERSION, MAX_SEQ, MAX_SESSION_ID_LEN,
     ZERO_ALLOC_MAX_CTX,
 };
 

@@ -370,6 +370,10 @@ impl ClientSession {
     pub fn padding_block(&self) -> usize {
         self.padding_block
     }
+    /// The input limits this session enforces.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
     /// Whether [`ClientSession::close`] was called.
     pub fn is_closed(&self) -> bool {
         self.keys.is_none()
@@ -692,6 +696,14 @@ impl ServerSession {
     /// Whether [`ServerSession::close`] was called.
     pub fn is_closed(&self) -> bool {
         self.keys.is_none()
+    }
+    /// The padding block this session uses for responses.
+    pub fn padding_block(&self) -> usize {
+        self.padding_block
+    }
+    /// The input limits this session enforces.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
     /// The highest request sequence number accepted so far (0: none).
     pub fn highest_seq(&self) -> u64 {
@@ -1023,7 +1035,11 @@ impl StorageKey {
     }
 }
 
-pub(crate) fn validate_session_id(sid: &str) -> Result<()> {
+/// Check a session id: 1–64 printable ASCII bytes (0x21–0x7E), else [`Error::InvalidArgument`].
+///
+/// [`crate::AcceptedHandshake::respond`] consumes the handshake even when it refuses the id, so
+/// check an id from elsewhere first.
+pub fn check_session_id(sid: &str) -> Result<()> {
     check_sid(sid)
 }
 

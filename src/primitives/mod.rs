@@ -11,7 +11,7 @@
 //!
 //! ## Backends
 //!
-//! The [`Backend`] trait is the seam: AEAD seal/open in place, X25519, HKDF. Exactly one
+//! An internal `Backend` trait is the seam: AEAD seal/open in place, X25519, HKDF. Exactly one
 //! implementation is compiled in, chosen at build time:
 //!
 //! - default: RustCrypto (`aes-gcm`, `x25519-dalek`, `hkdf`), pure Rust;

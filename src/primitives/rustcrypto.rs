@@ -60,7 +60,10 @@ impl Backend for RustCrypto {
         PublicKey::from(secret).to_bytes()
     }
 
-    fn x25519(secret: &StaticSecret, peer: &[u8; X25519_LEN]) -> Result<Zeroizing<[u8; X25519_LEN]>> {
+    fn x25519(
+        secret: &StaticSecret,
+        peer: &[u8; X25519_LEN],
+    ) -> Result<Zeroizing<[u8; X25519_LEN]>> {
         let shared = secret.diffie_hellman(&PublicKey::from(*peer));
         Ok(Zeroizing::new(*shared.as_bytes()))
     }

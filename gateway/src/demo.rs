@@ -1,0 +1,185 @@
+//! `scv2 demo`: a server on a free loopback port, a registration, and the whole flow.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use serde_json::Value;
+
+use crate::client::{CallResult, ClientOptions, ScClient};
+use crate::clock::{rfc3339, system_now_ms};
+use crate::server::{self, GatewayConfig, PATH_PASSWORD_INIT};
+
+fn temp_dir() -> anyhow::Result<PathBuf> {
+    let token = server::new_token()?;
+    let dir = std::env::temp_dir().join(format!("scv2-demo-{}-{token}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
+}
+
+fn expect(
+    step: &str,
+    r: &CallResult,
+    status: u16,
+    encrypted: bool,
+    code: &str,
+) -> anyhow::Result<()> {
+    if r.status != status || r.encrypted != encrypted || r.code() != code {
+        bail!(
+            "{step}: expected HTTP {status} {} {code}, got HTTP {} {} {}",
+            if encrypted { "type 129" } else { "plaintext" },
+            r.status,
+            if r.encrypted { "type 129" } else { "plaintext" },
+            r.body
+        );
+    }
+    Ok(())
+}
+
+fn show(r: &CallResult) -> String {
+    format!(
+        "HTTP {} ({}): {}",
+        r.status,
+        if r.encrypted {
+            "type-129 envelope, decrypted"
+        } else {
+            "plaintext gateway error"
+        },
+        r.body
+    )
+}
+
+/// Run the demo; prints every step. Errors on any unexpected answer.
+pub async fn run() -> anyhow::Result<()> {
+    let dir = temp_dir()?;
+    let result = run_in(&dir).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+async fn run_in(dir: &std::path::Path) -> anyhow::Result<()> {
+    let db = dir.join("scv2-demo.sqlite");
+    let listen: SocketAddr = "127.0.0.1:0".parse()?;
+    let gw = server::start(GatewayConfig::new(listen, db.clone())).await?;
+    println!("== scv2 demo ==");
+    println!(
+        "0. server listening on {} (temporary database {})",
+        gw.url(),
+        db.display()
+    );
+
+    let now = system_now_ms();
+    let token = server::new_token()?;
+    let reg = gw.store().add_registration(
+        &token,
+        "user@example.com",
+        "Test User",
+        now,
+        24 * 3600 * 1000,
+    )?;
+    println!(
+        "1. registration for {} ({}); init session id {} valid until {}",
+        reg.email,
+        reg.name,
+        reg.token,
+        rfc3339(reg.expires_at_ms)
+    );
+
+    let pinned = gw.public_key().clone();
+    let mut client = ScClient::new(ClientOptions::new(&gw.url()))?;
+    client.pin(&pinned.key_id, &pinned.public_key)?;
+    let doc = client.public_key().await?;
+    let key_id = client.check_document(&doc)?;
+    println!(
+        "2. GET /web/v1/secure-channel/public-key → keyId {key_id}, {} — matches the pin",
+        doc.get("algorithm").and_then(Value::as_str).unwrap_or("?")
+    );
+
+    let session = client.open_session(&key_id).await?;
+    println!(
+        "3. POST /web/v1/secure-channel/session → type 130; session {} until {}",
+        session.session_id(),
+        rfc3339(session.expires_at_ms())
+    );
+
+    let body = format!(r#"{{"sessionId":"{token}","password":"NewP@ssw0rd"}}"#);
+    let (pending, envelope) = client.seal(&session, "POST", PATH_PASSWORD_INIT, body.as_bytes())?;
+    let raw = client
+        .send(
+            reqwest::Method::POST,
+            PATH_PASSWORD_INIT,
+            client.standard_headers(Some(session.session_id())),
+            client.body_of(&envelope),
+        )
+        .await?;
+    let r = client.read_answer(&session, pending, "POST", PATH_PASSWORD_INIT, raw)?;
+    println!(
+        "4. POST {PATH_PASSWORD_INIT} (request #1, {} envelope bytes)\n   → {}",
+        envelope.len(),
+        show(&r)
+    );
+    expect("password init", &r, 201, true, "2000")?;
+    let stored = gw
+        .store()
+        .password_hash("user@example.com")?
+        .unwrap_or_default();
+    println!(
+        "   stored password: {}… (Argon2id PHC string only)",
+        stored.get(..30).unwrap_or("")
+    );
+
+    let raw = client
+        .send(
+            reqwest::Method::POST,
+            PATH_PASSWORD_INIT,
+            client.standard_headers(Some(session.session_id())),
+            client.body_of(&envelope),
+        )
+        .await?;
+    let replay = CallResult {
+        status: raw.status,
+        encrypted: false,
+        body: raw.json().unwrap_or(Value::Null),
+        raw,
+    };
+    println!("5. the same envelope replayed\n   → {}", show(&replay));
+    expect(
+        "replay",
+        &replay,
+        400,
+        false,
+        "SECURE_CHANNEL.INVALID_PAYLOAD",
+    )?;
+
+    let r = client
+        .call(&session, "POST", PATH_PASSWORD_INIT, body.as_bytes())
+        .await?;
+    println!(
+        "6. a second password init with the same init session id (request #2)\n   → {}",
+        show(&r)
+    );
+    expect("second attempt", &r, 404, true, "AUTH.SESSION_NOT_FOUND")?;
+
+    let r = client.close(&session).await?;
+    println!(
+        "7. POST /web/v1/secure-channel/session/close\n   → {}",
+        show(&r)
+    );
+    expect("close", &r, 200, true, "2000")?;
+
+    let r = client
+        .call(&session, "POST", PATH_PASSWORD_INIT, body.as_bytes())
+        .await?;
+    println!("8. a request on the closed session\n   → {}", show(&r));
+    expect(
+        "closed session",
+        &r,
+        401,
+        false,
+        "SECURE_CHANNEL.SESSION_NOT_FOUND",
+    )?;
+
+    gw.shutdown().await?;
+    println!("demo OK: every step answered as expected");
+    Ok(())
+}

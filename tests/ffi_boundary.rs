@@ -1,0 +1,113 @@
+//! Source checks of the C boundary in `src/ffi/`:
+//! - every `extern "C"` function's body starts with the one boundary macro `ffi_boundary!`
+//!   (`catch_unwind`), so that no panic unwinds into C;
+//! - every `unsafe` block has a `// SAFETY:` comment directly above it;
+//! - every exported symbol is `#[no_mangle]` and prefixed `scv2_`.
+
+use std::path::{Path, PathBuf};
+
+fn ffi_sources() -> Vec<(PathBuf, String)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/ffi");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 2, "no sources in {}", dir.display());
+    files
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap();
+            (p, text)
+        })
+        .collect()
+}
+
+#[test]
+fn every_extern_c_function_goes_through_the_boundary_macro() {
+    let mut checked = 0;
+    for (path, text) in ffi_sources() {
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find("extern \"C\" fn ") {
+            let after = &rest[at..];
+            let name: String = after["extern \"C\" fn ".len()..]
+                .chars()
+                .take_while(|c| *c == '_' || c.is_ascii_alphanumeric())
+                .collect();
+            let before = &rest[..at];
+            let attrs: Vec<&str> = before.lines().rev().skip(1).take(3).collect();
+            assert!(
+                attrs.iter().any(|l| l.trim() == "#[no_mangle]"),
+                "{}: {name} is not #[no_mangle]",
+                path.display()
+            );
+            assert!(
+                name.starts_with("scv2_"),
+                "{}: {name} lacks the scv2_ prefix",
+                path.display()
+            );
+            let open = after.find('{').expect("function body");
+            let body = after[open + 1..].trim_start();
+            assert!(
+                body.starts_with("ffi_boundary!("),
+                "{}: the body of {name} does not start with ffi_boundary!(",
+                path.display()
+            );
+            checked += 1;
+            rest = &after[open..];
+        }
+    }
+    assert!(checked >= 30, "only {checked} extern \"C\" functions found");
+}
+
+#[test]
+fn every_unsafe_block_has_a_safety_comment() {
+    for (path, text) in ffi_sources() {
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            if !code.contains("unsafe {") {
+                continue;
+            }
+            // The comment block directly above the line must contain `SAFETY:`.
+            let mut j = i;
+            let mut found = false;
+            while j > 0 && lines[j - 1].trim_start().starts_with("//") {
+                j -= 1;
+                if lines[j].trim_start().starts_with("// SAFETY:") {
+                    found = true;
+                    break;
+                }
+            }
+            assert!(
+                found,
+                "{}:{}: unsafe block without a `// SAFETY:` comment directly above",
+                path.display(),
+                i + 1
+            );
+        }
+    }
+}
+
+#[test]
+fn unsafe_is_confined_to_the_ffi_module() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|x| x == "rs") && p.file_name().is_some_and(|n| n != "lib.rs")
+        {
+            let text = std::fs::read_to_string(&p).unwrap();
+            assert!(
+                text.contains("#![forbid(unsafe_code)]"),
+                "{} does not forbid unsafe code",
+                p.display()
+            );
+        }
+    }
+    let (_, m) = ffi_sources()
+        .into_iter()
+        .find(|(p, _)| p.ends_with("mod.rs"))
+        .unwrap();
+    assert!(m.contains("#![allow(unsafe_code)]"));
+}
