@@ -32,6 +32,7 @@ pub const ZERO_ALLOC_MAX_CTX: usize = AAD_STACK - AAD_FIXED;
 /// Length of the key material expanded from `prk2`.
 pub(crate) const OKM_LEN: usize = 88;
 
+const AAD_SMALL: usize = 128;
 const AAD_STACK: usize = 384;
 const AAD_FIXED: usize = 4 + 1 + MAX_SESSION_ID_LEN + 2;
 const BODY_OFFSET: usize = DATA_HEADER_LEN + NONCE_LEN;
@@ -171,21 +172,30 @@ impl SessionKeys {
 /// Run `f` with `aad = "SC" 0x02 type u8(len sid) sid u16be(len ctx) ctx`.
 fn with_aad<T>(ty: u8, sid: &[u8], ctx: &[u8], f: impl FnOnce(&[u8]) -> T) -> T {
     let len = AAD_FIXED - MAX_SESSION_ID_LEN + sid.len() + ctx.len();
-    let mut stack = [0u8; AAD_STACK];
-    let mut heap;
-    let buf: &mut [u8] = if len <= AAD_STACK {
-        &mut stack[..len]
+    // Two stack sizes: the common case (an HTTP method and path) zeroes only 128 bytes.
+    if len <= AAD_SMALL {
+        let mut stack = [0u8; AAD_SMALL];
+        fill_aad(&mut stack[..len], ty, sid, ctx);
+        f(&stack[..len])
+    } else if len <= AAD_STACK {
+        let mut stack = [0u8; AAD_STACK];
+        fill_aad(&mut stack[..len], ty, sid, ctx);
+        f(&stack[..len])
     } else {
-        heap = vec![0u8; len];
-        &mut heap
-    };
+        let mut heap = vec![0u8; len];
+        fill_aad(&mut heap, ty, sid, ctx);
+        f(&heap)
+    }
+}
+
+/// Write `"SC" 0x02 type u8(len sid) sid u16be(len ctx) ctx` into `buf` (exactly that long).
+fn fill_aad(buf: &mut [u8], ty: u8, sid: &[u8], ctx: &[u8]) {
     buf[..4].copy_from_slice(&wire::data_header(ty));
     buf[4] = sid.len() as u8;
     buf[5..5 + sid.len()].copy_from_slice(sid);
     let at = 5 + sid.len();
     buf[at..at + 2].copy_from_slice(&(ctx.len() as u16).to_be_bytes());
     buf[at + 2..].copy_from_slice(ctx);
-    f(buf)
 }
 
 /// Seal a body that already sits at `buf[BODY_OFFSET..BODY_OFFSET + body_len]`; `buf` is exactly
