@@ -58,7 +58,13 @@ fn c_setup() -> Handles {
     // SAFETY: every pointer is a valid local or a live handle from the library.
     unsafe {
         ok(scv2_server_new(1, 0, &mut server));
-        ok(scv2_server_generate_key(server, KID.as_ptr(), KID.len(), NOW, 0));
+        ok(scv2_server_generate_key(
+            server,
+            KID.as_ptr(),
+            KID.len(),
+            NOW,
+            0,
+        ));
         ok(scv2_server_public_key(
             server,
             KID.as_ptr(),
@@ -87,7 +93,13 @@ fn c_setup() -> Handles {
             &mut t1_len,
             &mut hs,
         ));
-        ok(scv2_server_accept(server, t1.as_ptr(), t1_len, NOW, &mut shs));
+        ok(scv2_server_accept(
+            server,
+            t1.as_ptr(),
+            t1_len,
+            NOW,
+            &mut shs,
+        ));
         ok(scv2_server_handshake_respond(
             shs,
             ptr::null(),

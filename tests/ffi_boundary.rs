@@ -2,7 +2,11 @@
 //! - every `extern "C"` function's body starts with the one boundary macro `ffi_boundary!`
 //!   (`catch_unwind`), so that no panic unwinds into C;
 //! - every `unsafe` block has a `// SAFETY:` comment directly above it;
-//! - every exported symbol is `#[no_mangle]` and prefixed `scv2_`.
+//! - every exported symbol is `#[no_mangle]` and prefixed `scv2_`;
+//! - every `extern "system"` (JNI) function of `src/ffi/jni.rs` is `#[no_mangle]`, named
+//!   `Java_io_scv2_…`, and its body starts with `jni_boundary!(`, which is built on
+//!   `ffi_boundary!` and `EnvUnowned::with_env` (both `catch_unwind`), so no panic unwinds into
+//!   the JVM.
 
 use std::path::{Path, PathBuf};
 
@@ -59,6 +63,60 @@ fn every_extern_c_function_goes_through_the_boundary_macro() {
         }
     }
     assert!(checked >= 30, "only {checked} extern \"C\" functions found");
+}
+
+#[test]
+fn every_extern_system_function_goes_through_the_jni_boundary() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/ffi/jni.rs");
+    let text = std::fs::read_to_string(&path).unwrap();
+    // The boundary macro itself: both catch_unwind layers, nothing else exported around them.
+    let def = &text[text
+        .find("macro_rules! jni_boundary")
+        .expect("jni_boundary! macro")..];
+    let def = &def[..def.find("\n}\n").expect("end of jni_boundary!")];
+    assert!(
+        def.contains("$crate::ffi_boundary!("),
+        "jni_boundary! must use ffi_boundary!"
+    );
+    assert!(
+        def.contains(".with_env("),
+        "jni_boundary! must use EnvUnowned::with_env"
+    );
+    // No other way out of the file: neither extern "C" nor a JNI function outside the check.
+    assert!(
+        !text.contains("extern \"C\" fn "),
+        "jni.rs exports an extern \"C\" function"
+    );
+    let mut checked = 0;
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find("extern \"system\" fn ") {
+        let after = &rest[at..];
+        let name: String = after["extern \"system\" fn ".len()..]
+            .chars()
+            .take_while(|c| *c == '_' || c.is_ascii_alphanumeric())
+            .collect();
+        let attrs: Vec<&str> = rest[..at].lines().rev().skip(1).take(4).collect();
+        assert!(
+            attrs.iter().any(|l| l.trim() == "#[no_mangle]"),
+            "jni.rs: {name} is not #[no_mangle]"
+        );
+        assert!(
+            name.starts_with("Java_io_scv2_"),
+            "jni.rs: {name} is not a JNI function of package io.scv2"
+        );
+        let open = after.find('{').expect("function body");
+        let body = after[open + 1..].trim_start();
+        assert!(
+            body.starts_with("jni_boundary!("),
+            "jni.rs: the body of {name} does not start with jni_boundary!("
+        );
+        checked += 1;
+        rest = &after[open..];
+    }
+    assert!(
+        checked >= 30,
+        "only {checked} extern \"system\" functions found"
+    );
 }
 
 #[test]

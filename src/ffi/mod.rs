@@ -24,6 +24,8 @@
 #![allow(non_camel_case_types)]
 
 mod client;
+#[cfg(feature = "jni")]
+mod jni;
 mod server;
 mod table;
 
