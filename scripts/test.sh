@@ -26,6 +26,12 @@ gcc -std=c11 -Wall -Wextra -Werror -Iinclude -fsyntax-only target/readme-example
 echo "== the reference gateway's end-to-end demo (scv2 demo)"
 cargo run -q -p scv2-gateway --bin scv2 -- demo
 
+echo "== Kotlin binding (JUnit 5 on the JVM, through JNI)"
+bash scripts/test-kotlin.sh
+
+echo "== Swift binding (XCTest in a Debian 13 chroot with Swift 6)"
+bash scripts/test-swift.sh
+
 echo "== independent Python implementation of SPEC.md against the vectors"
 if ! python3 -c 'import cryptography' 2>/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check cryptography

@@ -148,20 +148,38 @@ fn every_unsafe_block_has_a_safety_comment() {
     }
 }
 
+/// Every Rust source under `src/` except `src/ffi/` (and `lib.rs`, which denies it crate-wide).
+fn non_ffi_sources(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            if p.file_name().is_some_and(|n| n != "ffi") {
+                non_ffi_sources(&p, out);
+            }
+        } else if p.extension().is_some_and(|x| x == "rs") && !p.ends_with("src/lib.rs") {
+            out.push(p);
+        }
+    }
+}
+
 #[test]
 fn unsafe_is_confined_to_the_ffi_module() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    for entry in std::fs::read_dir(&src).unwrap() {
-        let p = entry.unwrap().path();
-        if p.extension().is_some_and(|x| x == "rs") && p.file_name().is_some_and(|n| n != "lib.rs")
-        {
-            let text = std::fs::read_to_string(&p).unwrap();
-            assert!(
-                text.contains("#![forbid(unsafe_code)]"),
-                "{} does not forbid unsafe code",
-                p.display()
-            );
-        }
+    let lib = std::fs::read_to_string(src.join("lib.rs")).unwrap();
+    assert!(lib.contains("#![deny(unsafe_code)]"));
+    let mut files = Vec::new();
+    non_ffi_sources(&src, &mut files);
+    assert!(
+        files.iter().any(|p| p.ends_with("primitives/rustcrypto.rs")),
+        "subdirectories are searched"
+    );
+    for p in files {
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(
+            text.contains("#![forbid(unsafe_code)]"),
+            "{} does not forbid unsafe code",
+            p.display()
+        );
     }
     let (_, m) = ffi_sources()
         .into_iter()
