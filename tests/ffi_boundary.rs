@@ -170,7 +170,9 @@ fn unsafe_is_confined_to_the_ffi_module() {
     let mut files = Vec::new();
     non_ffi_sources(&src, &mut files);
     assert!(
-        files.iter().any(|p| p.ends_with("primitives/rustcrypto.rs")),
+        files
+            .iter()
+            .any(|p| p.ends_with("primitives/rustcrypto.rs")),
         "subdirectories are searched"
     );
     for p in files {
