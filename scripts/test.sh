@@ -4,36 +4,47 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "== cargo test (all suites, with the test-vector constructors)"
+t0=$(date +%s)
+step_start=$t0
+step() { # step "title": print the previous step's duration, then the new title
+    local now; now=$(date +%s)
+    [ "$step_start" = "$t0" ] || echo "   (took $(( now - step_start ))s)"
+    step_start=$now
+    echo "== $1"
+}
+
+step "cargo test (all suites, with the test-vector constructors)"
 cargo test --workspace --features test-vectors
 
-echo "== cargo test (default features: the release feature set)"
-cargo test --workspace --lib --tests
+step "cargo test (default features: the release feature set)"
+cargo test --lib --tests
 
-echo "== cargo test with the aws-lc backend (same vectors, byte-identical envelopes)"
+step "cargo test with the aws-lc backend (same vectors, byte-identical envelopes)"
 cargo test --features test-vectors,aws-lc --lib --tests
 
-echo "== C harness: the C ABI under ASan+UBSan and valgrind"
+step "C harness: the C ABI under ASan+UBSan and valgrind"
 bash scripts/test-c.sh
 
-echo "== README's C example compiles against include/scv2.h"
+step "README's C example compiles against include/scv2.h"
 python3 - <<'PY' >target/readme-example.c
 s = open("README.md").read()
 print(s[s.index("```c\n") + 5 : s.index("```", s.index("```c\n") + 5)])
 PY
 gcc -std=c11 -Wall -Wextra -Werror -Iinclude -fsyntax-only target/readme-example.c
 
-echo "== the reference gateway's end-to-end demo (scv2 demo)"
+step "the reference gateway's end-to-end demo (scv2 demo)"
 cargo run -q -p scv2-gateway --bin scv2 -- demo
 
-echo "== Kotlin binding (JUnit 5 on the JVM, through JNI)"
+step "Kotlin binding (JUnit 5 on the JVM, through JNI)"
 bash scripts/test-kotlin.sh
 
-echo "== Swift binding (XCTest in a Debian 13 chroot with Swift 6)"
+step "Swift binding (XCTest in a Debian 13 chroot with Swift 6)"
 bash scripts/test-swift.sh
 
-echo "== independent Python implementation of SPEC.md against the vectors"
+step "independent Python implementation of SPEC.md against the vectors"
 if ! python3 -c 'import cryptography' 2>/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check cryptography
 fi
 python3 tests/interop/scv2_ref.py tests/vectors/scv2-x25519.json --self-test
+step "done"
+echo "scripts/test.sh took $(( $(date +%s) - t0 ))s"
