@@ -6,6 +6,7 @@
 //! refused before any state changes), and the reservation is what a later `push` uses. Taking a
 //! token out also keeps its slot reserved until the caller either consumes it or puts it back.
 
+use core::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::{FfiResult, SCV2_INTERNAL, SCV2_INVALID_STATE, SCV2_MAX_OUTSTANDING};
@@ -28,92 +29,83 @@ impl Token for ResponseSlot {
     }
 }
 
-struct State<T> {
-    tokens: Vec<T>,
-    /// Slots promised to in-flight calls (not in `tokens`).
-    reserved: usize,
-}
-
-/// The table. `Sync`: every access holds the mutex for a few instructions only (never during
-/// crypto).
+/// The tokens and a count of the slots in use. `used` counts stored tokens *and* outstanding
+/// reservations, so a reservation is one atomic step and filling it is one locked push: each C
+/// call takes the lock once (`fill` or `take`), not for every bookkeeping step.
 pub(crate) struct TokenTable<T> {
-    state: Mutex<State<T>>,
+    tokens: Mutex<Vec<T>>,
+    used: AtomicUsize,
 }
 
 impl<T: Token> TokenTable<T> {
-    /// Allocate the table (the only allocation it ever makes).
     pub(crate) fn new() -> TokenTable<T> {
         TokenTable {
-            state: Mutex::new(State {
-                tokens: Vec::with_capacity(SCV2_MAX_OUTSTANDING),
-                reserved: 0,
-            }),
+            tokens: Mutex::new(Vec::with_capacity(SCV2_MAX_OUTSTANDING)),
+            used: AtomicUsize::new(0),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State<T>> {
-        // Nothing panics while the lock is held; if something ever did, the state (a vector and a
-        // counter, each updated in one step) is still consistent.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, Vec<T>> {
+        // Nothing panics while the lock is held; if something ever did, the vector (updated in
+        // one step by push / swap_remove) is still consistent.
+        self.tokens.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Reserve a slot for a token that an operation is about to create. Full:
-    /// `SCV2_INVALID_STATE`.
+    /// Reserve a slot for a token to come; `SCV2_INVALID_STATE` (and nothing changed) when the
+    /// table is full.
     pub(crate) fn reserve(&self) -> FfiResult<Reservation<'_, T>> {
-        let mut s = self.lock();
-        if s.tokens.len() + s.reserved >= SCV2_MAX_OUTSTANDING {
-            return Err(SCV2_INVALID_STATE);
-        }
-        s.reserved += 1;
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < SCV2_MAX_OUTSTANDING).then_some(n + 1)
+            })
+            .map_err(|_| SCV2_INVALID_STATE)?;
         Ok(Reservation { table: self })
     }
 
-    /// Take the token for `seq` out of the table, keeping its slot reserved. Absent:
-    /// `SCV2_INVALID_STATE` (never issued, or already used).
+    /// Take the token for `seq` out; its slot stays reserved until the reservation is filled
+    /// again (the token is put back) or dropped (the token was consumed).
     pub(crate) fn take(&self, seq: u64) -> FfiResult<(T, Reservation<'_, T>)> {
-        let mut s = self.lock();
-        let i = s
-            .tokens
+        let mut tokens = self.lock();
+        let i = tokens
             .iter()
             .position(|t| t.seq() == seq)
             .ok_or(SCV2_INVALID_STATE)?;
-        let token = s.tokens.swap_remove(i);
-        s.reserved += 1;
+        let token = tokens.swap_remove(i);
         Ok((token, Reservation { table: self }))
     }
 
-    /// Number of tokens held.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.lock().tokens.len()
+        self.lock().len()
     }
 }
 
-/// A reserved slot. Dropping it releases the slot; [`Reservation::fill`] stores a token in it.
+/// A reserved slot: [`Reservation::fill`] stores a token in it; dropping it frees it.
 pub(crate) struct Reservation<'a, T: Token> {
     table: &'a TokenTable<T>,
 }
 
 impl<T: Token> Reservation<'_, T> {
-    /// Store `token` in the reserved slot (never reallocates: the slot was counted against the
-    /// fixed capacity).
     pub(crate) fn fill(self, token: T) -> FfiResult<()> {
-        let mut s = self.table.lock();
-        // Belt and braces: `len + reserved <= SCV2_MAX_OUTSTANDING <= capacity` holds by
+        let table = self.table;
+        // The slot becomes a stored token: it stays counted in `used`, so no `Drop`.
+        core::mem::forget(self);
+        let mut tokens = table.lock();
+        // Belt and braces: `len <= used <= SCV2_MAX_OUTSTANDING <= capacity` holds by
         // construction, so this never fires; if it did, refusing beats reallocating.
-        if s.tokens.len() >= s.tokens.capacity() {
+        if tokens.len() >= tokens.capacity() {
+            drop(tokens);
+            table.used.fetch_sub(1, Ordering::AcqRel);
             return Err(SCV2_INTERNAL);
         }
-        s.tokens.push(token);
-        // The slot is now a stored token: `Drop` releases the reservation count.
+        tokens.push(token);
         Ok(())
     }
 }
 
 impl<T: Token> Drop for Reservation<'_, T> {
     fn drop(&mut self) {
-        let mut s = self.table.lock();
-        s.reserved = s.reserved.saturating_sub(1);
+        self.table.used.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -132,7 +124,7 @@ mod tests {
     #[test]
     fn fixed_capacity_and_single_use() {
         let t = TokenTable::<T>::new();
-        let cap = t.lock().tokens.capacity();
+        let cap = t.lock().capacity();
         for i in 0..SCV2_MAX_OUTSTANDING as u64 {
             t.reserve().map(|r| r.fill(T(i))).unwrap().unwrap();
         }
@@ -148,7 +140,13 @@ mod tests {
         assert!(t.take(7).is_err());
         assert_eq!(t.len(), SCV2_MAX_OUTSTANDING - 1);
         t.reserve().map(|r| r.fill(T(7))).unwrap().unwrap();
-        assert_eq!(t.lock().tokens.capacity(), cap);
-        assert_eq!(t.lock().reserved, 0);
+        assert_eq!(t.lock().capacity(), cap);
+        assert_eq!(t.used.load(Ordering::Relaxed), SCV2_MAX_OUTSTANDING);
+        // An unfilled reservation frees its slot.
+        let (_tok, r) = t.take(7).unwrap();
+        drop(r);
+        assert_eq!(t.used.load(Ordering::Relaxed), SCV2_MAX_OUTSTANDING - 1);
+        drop(t.reserve().unwrap());
+        assert_eq!(t.used.load(Ordering::Relaxed), SCV2_MAX_OUTSTANDING - 1);
     }
 }
