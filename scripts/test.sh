@@ -16,9 +16,6 @@ step() { # step "title": print the previous step's duration, then the new title
 step "cargo test (all suites, with the test-vector constructors)"
 cargo test --workspace --features test-vectors
 
-step "cargo test (default features: the release feature set)"
-cargo test --lib --tests
-
 step "cargo test with the aws-lc backend (same vectors, byte-identical envelopes)"
 cargo test --features test-vectors,aws-lc --lib --tests
 
