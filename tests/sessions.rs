@@ -422,7 +422,7 @@ fn low_order_points_are_refused() {
     let (server, config) = server_and_config(15);
     let mut r = rng(16);
     let (hs, kx) = ClientHandshake::start(&config, "k1", b"", &mut r).unwrap();
-    // E replaced by the all-zero point (and by the point of order 8 with u = 1): es = 0.
+    // E replaced by the all-zero point (and by u = 1, a point of order 4): es = 0.
     let e_at = 4 + 1 + 2 + 2;
     for point in [[0u8; 32], {
         let mut p = [0u8; 32];
