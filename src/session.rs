@@ -276,10 +276,27 @@ fn seal_staged(
 ///
 /// Consumed by [`ClientSession::open_response`]; a failed call gives it back inside the
 /// [`TokenError`].
-#[derive(Debug, PartialEq, Eq)]
+#[derive(PartialEq, Eq)]
 pub struct PendingRequest {
     seq: u64,
     binding: u64,
+}
+
+// `Debug` shows the sequence number only: the binding is derived from the session keys.
+impl fmt::Debug for PendingRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingRequest")
+            .field("seq", &self.seq)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for ResponseSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseSlot")
+            .field("seq", &self.seq)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PendingRequest {
@@ -294,7 +311,7 @@ impl PendingRequest {
 ///
 /// Consumed by [`ServerSession::seal_response`]; a failed call gives it back inside the
 /// [`TokenError`].
-#[derive(Debug, PartialEq, Eq)]
+#[derive(PartialEq, Eq)]
 pub struct ResponseSlot {
     seq: u64,
     binding: u64,

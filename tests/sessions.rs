@@ -538,6 +538,15 @@ fn debug_output_is_redacted() {
 }
 
 #[test]
+fn tokens_print_only_their_sequence_number() {
+    let (_, cs, ss) = connect(23);
+    let (pending, env) = seal(&cs, b"a");
+    let (slot, _) = open(&ss, &env, NOW).unwrap();
+    assert_eq!(format!("{pending:?}"), "PendingRequest { seq: 1, .. }");
+    assert_eq!(format!("{slot:?}"), "ResponseSlot { seq: 1, .. }");
+}
+
+#[test]
 fn web_form_carries_envelopes() {
     let (_, cs, ss) = connect(20);
     let (_, env) = seal(&cs, b"{\"password\":\"x\"}");
