@@ -5,10 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 t0=$(date +%s)
-step_start=$t0
+step_start=""
 step() { # step "title": print the previous step's duration, then the new title
     local now; now=$(date +%s)
-    [ "$step_start" = "$t0" ] || echo "   (took $(( now - step_start ))s)"
+    [ -z "$step_start" ] || echo "   (took $(( now - step_start ))s)"
     step_start=$now
     echo "== $1"
 }
