@@ -712,19 +712,12 @@ pub unsafe extern "C" fn scv2_client_open_response(
             disjoint(envelope, out, needed)?;
             // SAFETY: `out_cap >= needed` writable bytes (contract).
             let dst = unsafe { output(out, needed) }?;
-            let (pending, slot) = s.pending.take(seq)?;
-            match s.session.open_response(pending, ctx, envelope, dst) {
-                Ok(n) => {
-                    drop(slot);
-                    // SAFETY: checked non-NULL, writable (contract).
-                    unsafe { put(out_len, n) };
-                    Ok(())
-                }
-                Err(e) => {
-                    slot.fill(e.token)?;
-                    Err(status(e.error))
-                }
-            }
+            let n = s.pending.use_token(seq, |pending| {
+                s.session.open_response(pending, ctx, envelope, dst)
+            })?;
+            // SAFETY: checked non-NULL, writable (contract).
+            unsafe { put(out_len, n) };
+            Ok(())
         })())
     })
 }
@@ -765,22 +758,15 @@ pub unsafe extern "C" fn scv2_client_open_response_in_place(
             disjoint(ctx, buf, buf_len)?;
             // SAFETY: `buf` holds `buf_len` readable and writable bytes (contract).
             let buf = unsafe { output(buf, buf_len) }?;
-            let (pending, slot) = s.pending.take(seq)?;
-            match s.session.open_response_in_place(pending, ctx, buf) {
-                Ok(range) => {
-                    drop(slot);
-                    // SAFETY: checked non-NULL, writable (contract).
-                    unsafe {
-                        put(out_body_offset, range.start);
-                        put(out_body_len, range.end.saturating_sub(range.start));
-                    }
-                    Ok(())
-                }
-                Err(e) => {
-                    slot.fill(e.token)?;
-                    Err(status(e.error))
-                }
+            let range = s.pending.use_token(seq, |pending| {
+                s.session.open_response_in_place(pending, ctx, buf)
+            })?;
+            // SAFETY: checked non-NULL, writable (contract).
+            unsafe {
+                put(out_body_offset, range.start);
+                put(out_body_len, range.end.saturating_sub(range.start));
             }
+            Ok(())
         })())
     })
 }

@@ -816,20 +816,13 @@ pub unsafe extern "C" fn scv2_server_seal_response(
             disjoint(body, out, needed)?;
             // SAFETY: `out_cap >= needed` writable bytes (contract).
             let dst = unsafe { output(out, needed) }?;
-            let (slot, reservation) = s.slots.take(seq)?;
-            match s.session.seal_response(slot, ctx, body, dst) {
-                Ok(n) => {
-                    drop(reservation);
-                    // SAFETY: checked non-NULL, writable (contract).
-                    unsafe { put(out_len, n) };
-                    Ok(())
-                }
-                Err(e) => {
-                    zeroize::Zeroize::zeroize(dst);
-                    reservation.fill(e.token)?;
-                    Err(status(e.error))
-                }
-            }
+            let n = s
+                .slots
+                .use_token(seq, |slot| s.session.seal_response(slot, ctx, body, dst))
+                .inspect_err(|_| zeroize::Zeroize::zeroize(dst))?;
+            // SAFETY: checked non-NULL, writable (contract).
+            unsafe { put(out_len, n) };
+            Ok(())
         })())
     })
 }
@@ -880,19 +873,12 @@ pub unsafe extern "C" fn scv2_server_seal_response_in_place(
             disjoint(ctx, buf, needed)?;
             // SAFETY: `buf_cap >= needed` writable bytes (contract).
             let dst = unsafe { output(buf, needed) }?;
-            let (slot, reservation) = s.slots.take(seq)?;
-            match s.session.seal_response_in_place(slot, ctx, dst, body_len) {
-                Ok(n) => {
-                    drop(reservation);
-                    // SAFETY: checked non-NULL, writable (contract).
-                    unsafe { put(out_len, n) };
-                    Ok(())
-                }
-                Err(e) => {
-                    reservation.fill(e.token)?;
-                    Err(status(e.error))
-                }
-            }
+            let n = s.slots.use_token(seq, |slot| {
+                s.session.seal_response_in_place(slot, ctx, dst, body_len)
+            })?;
+            // SAFETY: checked non-NULL, writable (contract).
+            unsafe { put(out_len, n) };
+            Ok(())
         })())
     })
 }

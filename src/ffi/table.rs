@@ -9,7 +9,8 @@
 use core::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use super::{FfiResult, SCV2_INTERNAL, SCV2_INVALID_STATE, SCV2_MAX_OUTSTANDING};
+use super::{status, FfiResult, SCV2_INTERNAL, SCV2_INVALID_STATE, SCV2_MAX_OUTSTANDING};
+use crate::error::TokenError;
 use crate::session::{PendingRequest, ResponseSlot};
 
 /// A token with a sequence number.
@@ -72,6 +73,27 @@ impl<T: Token> TokenTable<T> {
             .ok_or(SCV2_INVALID_STATE)?;
         let token = tokens.swap_remove(i);
         Ok((token, Reservation { table: self }))
+    }
+
+    /// Run `f` with the token for `seq`: on success the token is consumed and its slot freed; on
+    /// failure `f` hands the token back (the core's `TokenError`) and it is stored again, so the
+    /// call can be retried.
+    pub(crate) fn use_token<R>(
+        &self,
+        seq: u64,
+        f: impl FnOnce(T) -> Result<R, TokenError<T>>,
+    ) -> FfiResult<R> {
+        let (token, reservation) = self.take(seq)?;
+        match f(token) {
+            Ok(r) => {
+                drop(reservation);
+                Ok(r)
+            }
+            Err(e) => {
+                reservation.fill(e.token)?;
+                Err(status(e.error))
+            }
+        }
     }
 
     #[cfg(test)]
