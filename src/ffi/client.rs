@@ -43,7 +43,6 @@ pub struct scv2_client_handshake {
 pub struct scv2_client_session {
     session: ClientSession,
     pending: TokenTable<PendingRequest>,
-    limits: Limits,
 }
 
 /// The input limits the C ABI's client configurations use. The C ABI never changes them, so they
@@ -395,7 +394,6 @@ pub unsafe extern "C" fn scv2_client_handshake_finish(
             let session = scv2_client_session {
                 session,
                 pending: TokenTable::new(),
-                limits: hs.limits,
             };
             // SAFETY: `out_session` checked non-NULL, valid for writes (contract).
             unsafe { publish(out_session, session) };
@@ -562,9 +560,9 @@ pub unsafe extern "C" fn scv2_client_seal_request(
             // SAFETY: NULL or a live handle (contract).
             let s = unsafe { handle(session) }?;
             // SAFETY: pointer/length pairs per the contract.
-            let ctx = unsafe { input(ctx, ctx_len, s.limits.max_ctx) }?;
+            let ctx = unsafe { input(ctx, ctx_len, s.session.limits().max_ctx) }?;
             // SAFETY: as above.
-            let body = unsafe { input(body, body_len, s.limits.max_payload) }?;
+            let body = unsafe { input(body, body_len, s.session.limits().max_payload) }?;
             let needed =
                 data_len(body.len(), s.session.padding_block()).ok_or(SCV2_PAYLOAD_TOO_LARGE)?;
             if out_cap < needed {
@@ -629,8 +627,8 @@ pub unsafe extern "C" fn scv2_client_seal_request_in_place(
             // SAFETY: NULL or a live handle (contract).
             let s = unsafe { handle(session) }?;
             // SAFETY: pointer/length pair per the contract.
-            let ctx = unsafe { input(ctx, ctx_len, s.limits.max_ctx) }?;
-            if body_len > s.limits.max_payload {
+            let ctx = unsafe { input(ctx, ctx_len, s.session.limits().max_ctx) }?;
+            if body_len > s.session.limits().max_payload {
                 return Err(SCV2_PAYLOAD_TOO_LARGE);
             }
             let needed =
@@ -699,9 +697,10 @@ pub unsafe extern "C" fn scv2_client_open_response(
             // SAFETY: NULL or a live handle (contract).
             let s = unsafe { handle(session) }?;
             // SAFETY: pointer/length pairs per the contract.
-            let ctx = unsafe { input(ctx, ctx_len, s.limits.max_ctx) }?;
+            let ctx = unsafe { input(ctx, ctx_len, s.session.limits().max_ctx) }?;
+            let max_envelope = s.session.limits().max_envelope;
             // SAFETY: as above.
-            let envelope = unsafe { input(envelope, envelope_len, s.limits.max_envelope) }?;
+            let envelope = unsafe { input(envelope, envelope_len, max_envelope) }?;
             let needed = max_open_len(envelope.len());
             if out_cap < needed {
                 // SAFETY: checked non-NULL.
@@ -751,8 +750,8 @@ pub unsafe extern "C" fn scv2_client_open_response_in_place(
             // SAFETY: NULL or a live handle (contract).
             let s = unsafe { handle(session) }?;
             // SAFETY: pointer/length pair per the contract.
-            let ctx = unsafe { input(ctx, ctx_len, s.limits.max_ctx) }?;
-            if buf_len > s.limits.max_envelope {
+            let ctx = unsafe { input(ctx, ctx_len, s.session.limits().max_ctx) }?;
+            if buf_len > s.session.limits().max_envelope {
                 return Err(SCV2_PAYLOAD_TOO_LARGE);
             }
             disjoint(ctx, buf, buf_len)?;

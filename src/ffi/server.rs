@@ -9,7 +9,7 @@ use super::{
     SCV2_BUFFER_TOO_SMALL, SCV2_INTERNAL, SCV2_INVALID_STATE, SCV2_KEY_LEN, SCV2_MAX_KEY_ID_LEN,
     SCV2_MAX_SESSION_ID_LEN, SCV2_PAYLOAD_TOO_LARGE,
 };
-use crate::config::{Limits, ServerConfig};
+use crate::config::ServerConfig;
 use crate::ffi_boundary;
 use crate::handshake::{generate_session_id, AcceptedHandshake, Server};
 use crate::keys::ServerKey;
@@ -42,7 +42,6 @@ pub struct scv2_server_handshake {
 pub struct scv2_server_session {
     session: ServerSession,
     slots: TokenTable<ResponseSlot>,
-    limits: Limits,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -428,7 +427,6 @@ unsafe fn respond(
     let session = scv2_server_session {
         session,
         slots: TokenTable::new(),
-        limits,
     };
     // SAFETY: both out-pointers checked non-NULL, writable (contract).
     unsafe {
@@ -678,9 +676,10 @@ pub unsafe extern "C" fn scv2_server_open_request(
             // SAFETY: NULL or a live handle (contract).
             let s = unsafe { handle(session) }?;
             // SAFETY: pointer/length pairs per the contract.
-            let ctx = unsafe { input(ctx, ctx_len, s.limits.max_ctx) }?;
+            let ctx = unsafe { input(ctx, ctx_len, s.session.limits().max_ctx) }?;
+            let max_envelope = s.session.limits().max_envelope;
             // SAFETY: as above.
-            let envelope = unsafe { input(envelope, envelope_len, s.limits.max_envelope) }?;
+            let envelope = unsafe { input(envelope, envelope_len, max_envelope) }?;
             let needed = max_open_len(envelope.len());
             if out_cap < needed {
                 // SAFETY: checked non-NULL.
@@ -740,8 +739,8 @@ pub unsafe extern "C" fn scv2_server_open_request_in_place(
             // SAFETY: NULL or a live handle (contract).
             let s = unsafe { handle(session) }?;
             // SAFETY: pointer/length pair per the contract.
-            let ctx = unsafe { input(ctx, ctx_len, s.limits.max_ctx) }?;
-            if buf_len > s.limits.max_envelope {
+            let ctx = unsafe { input(ctx, ctx_len, s.session.limits().max_ctx) }?;
+            if buf_len > s.session.limits().max_envelope {
                 return Err(SCV2_PAYLOAD_TOO_LARGE);
             }
             disjoint(ctx, buf, buf_len)?;
@@ -800,9 +799,9 @@ pub unsafe extern "C" fn scv2_server_seal_response(
             // SAFETY: NULL or a live handle (contract).
             let s = unsafe { handle(session) }?;
             // SAFETY: pointer/length pairs per the contract.
-            let ctx = unsafe { input(ctx, ctx_len, s.limits.max_ctx) }?;
+            let ctx = unsafe { input(ctx, ctx_len, s.session.limits().max_ctx) }?;
             // SAFETY: as above.
-            let body = unsafe { input(body, body_len, s.limits.max_payload) }?;
+            let body = unsafe { input(body, body_len, s.session.limits().max_payload) }?;
             let needed = s.session.sealed_len(body.len());
             if needed == usize::MAX {
                 return Err(SCV2_PAYLOAD_TOO_LARGE);
@@ -857,8 +856,8 @@ pub unsafe extern "C" fn scv2_server_seal_response_in_place(
             // SAFETY: NULL or a live handle (contract).
             let s = unsafe { handle(session) }?;
             // SAFETY: pointer/length pair per the contract.
-            let ctx = unsafe { input(ctx, ctx_len, s.limits.max_ctx) }?;
-            if body_len > s.limits.max_payload {
+            let ctx = unsafe { input(ctx, ctx_len, s.session.limits().max_ctx) }?;
+            if body_len > s.session.limits().max_payload {
                 return Err(SCV2_PAYLOAD_TOO_LARGE);
             }
             let needed = s.session.sealed_len(body_len);
