@@ -97,9 +97,9 @@ pub use keys::{
 };
 pub use replay::{ReplayWindow, DEFAULT_WINDOW, MAX_WINDOW};
 pub use session::{
-    check_session_id, max_open_len, sealed_len, ClientSession, PendingRequest, ResponseSlot,
-    ServerSession, StorageKey, BODY_OFFSET_IN_PLACE, EXPORT_VERSION, MAX_SEQ, MAX_SESSION_ID_LEN,
-    ZERO_ALLOC_MAX_CTX,
+    check_session_id, export_generation, max_open_len, sealed_len, ClientSession, PendingRequest,
+    ResponseSlot, ServerSession, StorageKey, BODY_OFFSET_IN_PLACE, EXPORT_VERSION, MAX_SEQ,
+    MAX_SESSION_ID_LEN, ZERO_ALLOC_MAX_CTX,
 };
 
 /// The operating system's RNG (`getrandom`), as a `rand_core` 0.10 `TryCryptoRng`.

@@ -33,6 +33,7 @@ pub struct ReplayWindow {
     window: u32,
     top: u64,
     bits: Box<[u64]>,
+    generation: u64,
 }
 
 impl core::fmt::Debug for ReplayWindow {
@@ -40,6 +41,7 @@ impl core::fmt::Debug for ReplayWindow {
         f.debug_struct("ReplayWindow")
             .field("window", &self.window)
             .field("top", &self.top)
+            .field("generation", &self.generation)
             .finish_non_exhaustive()
     }
 }
@@ -53,6 +55,7 @@ impl ReplayWindow {
             window,
             top: 0,
             bits: vec![0u64; Self::words_for(window)].into_boxed_slice(),
+            generation: 0,
         })
     }
 
@@ -77,6 +80,13 @@ impl ReplayWindow {
     /// The highest accepted sequence number (0: none yet).
     pub fn top(&self) -> u64 {
         self.top
+    }
+
+    /// How many sequence numbers have been marked since the window was created: every successful
+    /// [`ReplayWindow::check_and_mark`] adds one. A later state always has a larger generation, so a
+    /// store can refuse to write back an older state than the one it holds.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Whether `n` may still be accepted ([`Error::Replayed`] if not). Changes nothing.
@@ -110,6 +120,8 @@ impl ReplayWindow {
         }
         let (word, mask) = self.locate(n);
         self.bits[word] |= mask;
+        // At most one increment per accepted request: 2^64 of them cannot happen.
+        self.generation = self.generation.saturating_add(1);
         Ok(())
     }
 
@@ -118,8 +130,13 @@ impl ReplayWindow {
         (self.window, self.top, &self.bits)
     }
 
-    /// Rebuild from [`ReplayWindow::raw`] output.
-    pub(crate) fn from_raw(window: u32, top: u64, bits: &[u64]) -> Result<ReplayWindow> {
+    /// Rebuild from [`ReplayWindow::raw`] output and the exported [`ReplayWindow::generation`].
+    pub(crate) fn from_raw(
+        window: u32,
+        top: u64,
+        bits: &[u64],
+        generation: u64,
+    ) -> Result<ReplayWindow> {
         check_window(window)?;
         if bits.len() != Self::words_for(window) {
             return Err(Error::InvalidArgument);
@@ -128,6 +145,7 @@ impl ReplayWindow {
             window,
             top,
             bits: bits.into(),
+            generation,
         })
     }
 
@@ -170,6 +188,20 @@ mod tests {
         assert!(w.check_and_mark(10_000).is_ok());
         assert_eq!(w.check(10_000 - 64), Err(Error::Replayed));
         assert!(w.check(10_000 - 63).is_ok());
+    }
+
+    #[test]
+    fn generation_counts_accepted_numbers_only() {
+        let mut w = ReplayWindow::new(64).unwrap();
+        assert_eq!(w.generation(), 0);
+        w.check_and_mark(3).unwrap();
+        w.check_and_mark(1).unwrap();
+        assert_eq!(w.generation(), 2);
+        assert!(w.check_and_mark(3).is_err());
+        assert!(w.check(9).is_ok());
+        assert_eq!(w.generation(), 2, "a refusal or a check changes nothing");
+        w.check_and_mark(500).unwrap();
+        assert_eq!(w.generation(), 3);
     }
 
     #[test]

@@ -938,22 +938,33 @@ impl ServerSession {
         self.okm = None;
     }
 
+    /// The generation of this session's state: how many requests it has accepted since the
+    /// handshake (restored by [`ServerSession::import`]). It only grows, so a store holding
+    /// exports of one session can refuse to write back an older state than the one it holds
+    /// (compare-and-set on [`export_generation`]).
+    pub fn generation(&self) -> u64 {
+        self.lock_window().generation()
+    }
+
     /// Export the session sealed under `storage_key`, for storage across restarts.
     ///
-    /// Includes the keys, the expiry and the replay window (high-water mark and bitmap). The blob is
-    /// `0x01 || nonce (12) || AES-256-GCM(storage_key, nonce, state, aad = 0x01 || u8(len sid) ||
-    /// sid)`: the session id is authenticated but not stored, so [`ServerSession::import`] must be
-    /// given the same id (a blob stored under another id does not open).
+    /// Includes the keys, the expiry, the replay window (high-water mark and bitmap) and the
+    /// [generation](ServerSession::generation), read together under the window's lock. The blob is
+    /// `0x02 || u64be(generation) || nonce (12) || AES-256-GCM(storage_key, nonce, state, aad =
+    /// 0x02 || u64be(generation) || u8(len sid) || sid)` (SPEC.md section 12): the generation is
+    /// readable without the key ([`export_generation`]) and authenticated; the session id is
+    /// authenticated but not stored, so [`ServerSession::import`] must be given the same id (a blob
+    /// stored under another id does not open).
     pub fn export<R: rand_core::TryCryptoRng + ?Sized>(
         &self,
         storage_key: &StorageKey,
         rng: &mut R,
     ) -> Result<Vec<u8>> {
         let okm = self.okm.as_ref().ok_or(Error::InvalidState)?;
-        let (window, top, bits) = {
+        let (window, top, bits, generation) = {
             let w = self.lock_window();
             let (window, top, bits) = w.raw();
-            (window, top, bits.to_vec())
+            (window, top, bits.to_vec(), w.generation())
         };
         let mut state = Zeroizing::new(Vec::with_capacity(8 + OKM_LEN + 4 + 8 + 8 * bits.len()));
         state.extend_from_slice(&self.expires_at_ms.to_be_bytes());
@@ -965,11 +976,12 @@ impl ServerSession {
         }
         let mut nonce = [0u8; NONCE_LEN];
         crate::primitives::fill_random(rng, &mut nonce)?;
-        let tag = with_export_aad(&self.sid, |aad| {
+        let tag = with_export_aad(EXPORT_VERSION, generation, &self.sid, |aad| {
             storage_key.0.seal_in_place(&nonce, aad, &mut state)
         })?;
-        let mut out = Vec::with_capacity(1 + NONCE_LEN + state.len() + TAG_LEN);
+        let mut out = Vec::with_capacity(EXPORT_HEADER_LEN + state.len() + TAG_LEN);
         out.push(EXPORT_VERSION);
+        out.extend_from_slice(&generation.to_be_bytes());
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&state);
         out.extend_from_slice(&tag);
@@ -977,8 +989,10 @@ impl ServerSession {
     }
 
     /// Rebuild a session from [`ServerSession::export`] output. `session_id` must be the id it was
-    /// exported with. Errors: [`Error::UnsupportedVersion`], [`Error::MalformedEnvelope`],
-    /// [`Error::DecryptionFailed`] (wrong key, wrong id, tampered), [`Error::InvalidArgument`].
+    /// exported with. Blobs of the previous format (version 0x01, no generation) import with
+    /// generation 0. Errors: [`Error::UnsupportedVersion`], [`Error::MalformedEnvelope`],
+    /// [`Error::DecryptionFailed`] (wrong key, wrong id, tampered generation, tampered),
+    /// [`Error::InvalidArgument`].
     pub fn import(
         storage_key: &StorageKey,
         session_id: &str,
@@ -986,10 +1000,7 @@ impl ServerSession {
         config: &ServerConfig,
     ) -> Result<ServerSession> {
         check_sid(session_id)?;
-        let (&version, rest) = blob.split_first().ok_or(Error::MalformedEnvelope)?;
-        if version != EXPORT_VERSION {
-            return Err(Error::UnsupportedVersion);
-        }
+        let (version, generation, rest) = split_export_header(blob)?;
         if rest.len() < NONCE_LEN + TAG_LEN {
             return Err(Error::MalformedEnvelope);
         }
@@ -998,25 +1009,62 @@ impl ServerSession {
         let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| Error::MalformedEnvelope)?;
         let tag: [u8; TAG_LEN] = tag.try_into().map_err(|_| Error::MalformedEnvelope)?;
         let mut state = Zeroizing::new(ct.to_vec());
-        with_export_aad(session_id, |aad| {
+        with_export_aad(version, generation, session_id, |aad| {
             storage_key.0.open_in_place(&nonce, aad, &mut state, &tag)
         })?;
-        parse_export_state(&state, session_id, config)
+        parse_export_state(&state, session_id, generation, config)
     }
 }
 
-/// The version byte of an exported session.
-pub const EXPORT_VERSION: u8 = 0x01;
+/// The version byte of an exported session (0x02: with a generation; 0x01 is still imported).
+pub const EXPORT_VERSION: u8 = 0x02;
+const EXPORT_VERSION_1: u8 = 0x01;
+/// Version, generation and nonce.
+const EXPORT_HEADER_LEN: usize = 1 + 8 + NONCE_LEN;
 
-fn with_export_aad<T>(sid: &str, f: impl FnOnce(&[u8]) -> T) -> T {
-    let mut aad = [0u8; 2 + MAX_SESSION_ID_LEN];
-    aad[0] = EXPORT_VERSION;
-    aad[1] = sid.len() as u8;
-    aad[2..2 + sid.len()].copy_from_slice(sid.as_bytes());
-    f(&aad[..2 + sid.len()])
+/// The generation an exported blob carries in clear ([`ServerSession::generation`] at export time),
+/// without the storage key. It is authenticated: a blob whose generation was altered does not
+/// import. Errors: [`Error::MalformedEnvelope`] (too short), [`Error::UnsupportedVersion`].
+pub fn export_generation(blob: &[u8]) -> Result<u64> {
+    split_export_header(blob).map(|(_, generation, _)| generation)
 }
 
-fn parse_export_state(state: &[u8], sid: &str, config: &ServerConfig) -> Result<ServerSession> {
+/// `(version, generation, rest)`: version 0x01 blobs have no generation field (generation 0).
+fn split_export_header(blob: &[u8]) -> Result<(u8, u64, &[u8])> {
+    let (&version, rest) = blob.split_first().ok_or(Error::MalformedEnvelope)?;
+    match version {
+        EXPORT_VERSION_1 => Ok((version, 0, rest)),
+        EXPORT_VERSION => {
+            let (g, rest) = rest
+                .split_first_chunk::<8>()
+                .ok_or(Error::MalformedEnvelope)?;
+            Ok((version, u64::from_be_bytes(*g), rest))
+        }
+        _ => Err(Error::UnsupportedVersion),
+    }
+}
+
+fn with_export_aad<T>(version: u8, generation: u64, sid: &str, f: impl FnOnce(&[u8]) -> T) -> T {
+    let mut aad = [0u8; 1 + 8 + 1 + MAX_SESSION_ID_LEN];
+    let mut n = 0;
+    aad[n] = version;
+    n += 1;
+    if version != EXPORT_VERSION_1 {
+        aad[n..n + 8].copy_from_slice(&generation.to_be_bytes());
+        n += 8;
+    }
+    aad[n] = sid.len() as u8;
+    n += 1;
+    aad[n..n + sid.len()].copy_from_slice(sid.as_bytes());
+    f(&aad[..n + sid.len()])
+}
+
+fn parse_export_state(
+    state: &[u8],
+    sid: &str,
+    generation: u64,
+    config: &ServerConfig,
+) -> Result<ServerSession> {
     let fixed = 8 + OKM_LEN + 4 + 8;
     if state.len() < fixed {
         return Err(Error::MalformedEnvelope);
@@ -1039,7 +1087,7 @@ fn parse_export_state(state: &[u8], sid: &str, config: &ServerConfig) -> Result<
         return Err(Error::MalformedEnvelope);
     }
     let bits: Vec<u64> = state[fixed..].chunks_exact(8).map(be64).collect();
-    let window = ReplayWindow::from_raw(window, top, &bits)?;
+    let window = ReplayWindow::from_raw(window, top, &bits, generation)?;
     let keys = SessionKeys::from_okm(&okm);
     Ok(ServerSession::new(
         sid.to_owned(),

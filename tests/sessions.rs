@@ -299,6 +299,64 @@ fn concurrent_sealing_and_opening() {
 }
 
 #[test]
+fn export_carries_an_authenticated_generation_that_only_grows() {
+    use scv2::primitives::AeadKey;
+    let (_, cs, ss) = connect(13);
+    let key = [0x5c; 32];
+    let storage = StorageKey::new(&key);
+    let config = ServerConfig::default();
+    let mut r = rng(14);
+    assert_eq!(ss.generation(), 0);
+    let g0 = ss.export(&storage, &mut r).unwrap();
+    assert_eq!(scv2::export_generation(&g0), Ok(0));
+    let (_, e1) = seal(&cs, b"one");
+    let (_, e2) = seal(&cs, b"two");
+    open(&ss, &e2, NOW).unwrap();
+    open(&ss, &e1, NOW).unwrap();
+    assert_eq!(open(&ss, &e1, NOW).unwrap_err(), Error::Replayed);
+    assert_eq!(ss.generation(), 2, "two accepted requests; the replay counts for nothing");
+    let blob = ss.export(&storage, &mut r).unwrap();
+    assert_eq!(blob[0], scv2::EXPORT_VERSION);
+    assert_eq!(scv2::export_generation(&blob), Ok(2));
+    let restored = ServerSession::import(&storage, "sid-1", &blob, &config).unwrap();
+    assert_eq!(restored.generation(), 2);
+    let (_, e3) = seal(&cs, b"three");
+    open(&restored, &e3, NOW).unwrap();
+    assert_eq!(restored.generation(), 3);
+
+    // The generation is in clear but authenticated: lowering it breaks the blob.
+    let mut older = blob.clone();
+    older[8] ^= 0x03;
+    assert_eq!(scv2::export_generation(&older), Ok(1));
+    assert_eq!(
+        ServerSession::import(&storage, "sid-1", &older, &config).unwrap_err(),
+        Error::DecryptionFailed
+    );
+    assert_eq!(scv2::export_generation(&blob[..5]), Err(Error::MalformedEnvelope));
+    assert_eq!(scv2::export_generation(&[]), Err(Error::MalformedEnvelope));
+    assert_eq!(scv2::export_generation(&[0x03; 40]), Err(Error::UnsupportedVersion));
+
+    // A blob of the previous format (0x01 || nonce || ct || tag, aad 0x01 || len || sid), made
+    // here from the same state, still imports, with generation 0.
+    let (nonce, rest) = blob[9..].split_at(12);
+    let (ct, tag) = rest.split_at(rest.len() - 16);
+    let aad2 = [&[0x02][..], &2u64.to_be_bytes(), &[5], b"sid-1"].concat();
+    let mut state = ct.to_vec();
+    AeadKey::new(&key)
+        .open_in_place(nonce.try_into().unwrap(), &aad2, &mut state, tag.try_into().unwrap())
+        .unwrap();
+    let aad1 = [&[0x01][..], &[5], b"sid-1"].concat();
+    let tag1 = AeadKey::new(&key)
+        .seal_in_place(nonce.try_into().unwrap(), &aad1, &mut state)
+        .unwrap();
+    let v1 = [&[0x01][..], nonce, &state, &tag1].concat();
+    assert_eq!(scv2::export_generation(&v1), Ok(0));
+    let from_v1 = ServerSession::import(&storage, "sid-1", &v1, &config).unwrap();
+    assert_eq!(from_v1.generation(), 0);
+    assert_eq!(open(&from_v1, &e2, NOW).unwrap_err(), Error::Replayed, "the window came along");
+}
+
+#[test]
 fn export_import_keeps_keys_and_replay_state() {
     let (_, cs, ss) = connect(11);
     let storage = StorageKey::new(&[0x5a; 32]);
