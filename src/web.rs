@@ -110,19 +110,29 @@ impl<'a> Cursor<'a> {
         Err(Error::MalformedEnvelope)
     }
 
-    /// A JSON integer (digits, optional minus): returned as text.
+    /// A JSON integer, returned as text: exactly `-?(0|[1-9][0-9]*)` (RFC 8259), and not `-0`
+    /// (a negative zero is not an integer in most JSON readers). Anything else is
+    /// [`Error::MalformedEnvelope`]; a fraction or exponent after it fails the next token.
     fn number(&mut self) -> Result<&'a [u8]> {
         let start = self.i;
         if self.s.get(self.i) == Some(&b'-') {
             self.i += 1;
         }
-        while self.s.get(self.i).is_some_and(u8::is_ascii_digit) {
-            self.i += 1;
+        match self.s.get(self.i) {
+            Some(b'0') => self.i += 1,
+            Some(b'1'..=b'9') => {
+                while self.s.get(self.i).is_some_and(u8::is_ascii_digit) {
+                    self.i += 1;
+                }
+            }
+            _ => return Err(Error::MalformedEnvelope),
         }
-        if self.i == start {
+        let text = &self.s[start..self.i];
+        // A leading zero must stand alone (`02`), and `-0` is refused.
+        if self.s.get(self.i).is_some_and(u8::is_ascii_digit) || text == b"-0" {
             return Err(Error::MalformedEnvelope);
         }
-        Ok(&self.s[start..self.i])
+        Ok(text)
     }
 }
 
@@ -171,10 +181,25 @@ mod tests {
         for b in bad {
             assert!(decode(b, MAX).is_err(), "{}", String::from_utf8_lossy(b));
         }
-        assert_eq!(
-            decode(br#"{"v":3,"p":"U0MCAg=="}"#, MAX),
-            Err(Error::UnsupportedVersion)
-        );
+        for v in ["3", "0", "-2", "20", "99999999999999999999999"] {
+            let text = format!(r#"{{"v":{v},"p":"U0MCAg=="}}"#);
+            assert_eq!(
+                decode(text.as_bytes(), MAX),
+                Err(Error::UnsupportedVersion),
+                "a well-formed integer other than 2: {v}"
+            );
+        }
+        // Not the JSON integer grammar (or a negative zero): malformed, not a version.
+        for v in [
+            "-0", "02", "002", "-02", "-", "+2", "2.", "2e0", "0x2", "--2", "-00",
+        ] {
+            let text = format!(r#"{{"v":{v},"p":"U0MCAg=="}}"#);
+            assert_eq!(
+                decode(text.as_bytes(), MAX),
+                Err(Error::MalformedEnvelope),
+                "{v}"
+            );
+        }
         assert_eq!(decode(&[b' '; 100], 99), Err(Error::PayloadTooLarge));
     }
 }

@@ -314,7 +314,11 @@ fn export_carries_an_authenticated_generation_that_only_grows() {
     open(&ss, &e2, NOW).unwrap();
     open(&ss, &e1, NOW).unwrap();
     assert_eq!(open(&ss, &e1, NOW).unwrap_err(), Error::Replayed);
-    assert_eq!(ss.generation(), 2, "two accepted requests; the replay counts for nothing");
+    assert_eq!(
+        ss.generation(),
+        2,
+        "two accepted requests; the replay counts for nothing"
+    );
     let blob = ss.export(&storage, &mut r).unwrap();
     assert_eq!(blob[0], scv2::EXPORT_VERSION);
     assert_eq!(scv2::export_generation(&blob), Ok(2));
@@ -332,9 +336,15 @@ fn export_carries_an_authenticated_generation_that_only_grows() {
         ServerSession::import(&storage, "sid-1", &older, &config).unwrap_err(),
         Error::DecryptionFailed
     );
-    assert_eq!(scv2::export_generation(&blob[..5]), Err(Error::MalformedEnvelope));
+    assert_eq!(
+        scv2::export_generation(&blob[..5]),
+        Err(Error::MalformedEnvelope)
+    );
     assert_eq!(scv2::export_generation(&[]), Err(Error::MalformedEnvelope));
-    assert_eq!(scv2::export_generation(&[0x03; 40]), Err(Error::UnsupportedVersion));
+    assert_eq!(
+        scv2::export_generation(&[0x03; 40]),
+        Err(Error::UnsupportedVersion)
+    );
 
     // A blob of the previous format (0x01 || nonce || ct || tag, aad 0x01 || len || sid), made
     // here from the same state, still imports, with generation 0.
@@ -343,7 +353,12 @@ fn export_carries_an_authenticated_generation_that_only_grows() {
     let aad2 = [&[0x02][..], &2u64.to_be_bytes(), &[5], b"sid-1"].concat();
     let mut state = ct.to_vec();
     AeadKey::new(&key)
-        .open_in_place(nonce.try_into().unwrap(), &aad2, &mut state, tag.try_into().unwrap())
+        .open_in_place(
+            nonce.try_into().unwrap(),
+            &aad2,
+            &mut state,
+            tag.try_into().unwrap(),
+        )
         .unwrap();
     let aad1 = [&[0x01][..], &[5], b"sid-1"].concat();
     let tag1 = AeadKey::new(&key)
@@ -353,7 +368,11 @@ fn export_carries_an_authenticated_generation_that_only_grows() {
     assert_eq!(scv2::export_generation(&v1), Ok(0));
     let from_v1 = ServerSession::import(&storage, "sid-1", &v1, &config).unwrap();
     assert_eq!(from_v1.generation(), 0);
-    assert_eq!(open(&from_v1, &e2, NOW).unwrap_err(), Error::Replayed, "the window came along");
+    assert_eq!(
+        open(&from_v1, &e2, NOW).unwrap_err(),
+        Error::Replayed,
+        "the window came along"
+    );
 }
 
 #[test]

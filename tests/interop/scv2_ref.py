@@ -713,7 +713,7 @@ def webform_encode(env: bytes) -> str:
 
 
 _WS = r"[ \t\n\r]*"
-_MEMBER = r'"(v|p)"' + _WS + ":" + _WS + r'(-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|"[^"\\]*")'
+_MEMBER = r'"(v|p)"' + _WS + ":" + _WS + r'(-?(?:0|[1-9][0-9]*)|"[^"\\]*")'
 _WEBFORM = re.compile(_WS + r"\{" + _WS + _MEMBER + _WS + "," + _WS + _MEMBER + _WS + r"\}" + _WS)
 
 
@@ -724,9 +724,9 @@ def webform_decode(text: str) -> bytes:
 
     SPEC-NOTE §9: not stated: the error for a bad web form (malformed_envelope
     assumed); whether whitespace before '{'/after '}' is allowed (allowed here);
-    whether v may be written 2.0 / 2e0 (accepted as the number 2 here) or as a string
-    "2" (malformed here); whether v is checked before p (here: structure, then v,
-    then base64)."""
+    whether v is checked before p (here: structure, then v, then base64).
+    Later SPEC text: v is exactly the integer grammar -?(0|[1-9][0-9]*) other than -0
+    (2.0, 2e0, 02, -0 and "2" are malformed_envelope)."""
     m = _WEBFORM.fullmatch(text)
     if not m or m.group(1) == m.group(3):
         raise ScError("malformed_envelope", "not a web form")
@@ -734,7 +734,9 @@ def webform_decode(text: str) -> bytes:
     v, p = members["v"], members["p"]
     if v.startswith('"') or not p.startswith('"'):
         raise ScError("malformed_envelope", "member of the wrong JSON type")
-    if float(v) != 2:
+    if v == "-0":
+        raise ScError("malformed_envelope", "negative zero is not an integer")
+    if int(v) != 2:
         raise ScError("unsupported_version", f"web form v={v}")
     try:
         raw = base64.b64decode(p[1:-1], validate=True)
@@ -1091,6 +1093,8 @@ def self_test(r: Report) -> None:
     r.check("self-test web form reordered + whitespace",
             webform_decode(' { "p" : "' + b64 + '" ,\n"v":2 } ') == env1)
     err("web form v=3", "unsupported_version", lambda: webform_decode('{"v":3,"p":"' + b64 + '"}'))
+    for v in ("-0", "02", "2.0", "2e0", "+2"):
+        err(f"web form v={v}", "malformed_envelope", lambda v=v: webform_decode('{"v":' + v + ',"p":"' + b64 + '"}'))
     err("web form extra member", "malformed_envelope", lambda: webform_decode('{"v":2,"p":"' + b64 + '","x":1}'))
     err("web form duplicate", "malformed_envelope", lambda: webform_decode('{"v":2,"v":2}'))
     err("web form escape", "malformed_envelope", lambda: webform_decode('{"v":2,"p":"\\/' + b64 + '"}'))
