@@ -31,6 +31,7 @@ use crate::error::{Error, Result};
 
 #[cfg(feature = "aws-lc")]
 mod awslc;
+mod mlkem;
 #[cfg(not(feature = "aws-lc"))]
 mod rustcrypto;
 
@@ -38,6 +39,11 @@ mod rustcrypto;
 type Active = awslc::AwsLc;
 #[cfg(not(feature = "aws-lc"))]
 type Active = rustcrypto::RustCrypto;
+
+pub use mlkem::{
+    MlKemDecapsKey, MlKemEncapsKey, MlKemEncapsulation, MLKEM768_CIPHERTEXT_LEN,
+    MLKEM768_ENCAPS_KEY_LEN, MLKEM_ENCAPS_RANDOMNESS_LEN, MLKEM_SEED_LEN, MLKEM_SHARED_SECRET_LEN,
+};
 
 /// The name of the crypto backend linked into this build: `"rustcrypto"` or `"aws-lc"`.
 pub const BACKEND: &str = <Active as Backend>::NAME;
