@@ -115,7 +115,7 @@ fn hex(s: &str) -> Result<Vec<u8>, String> {
         }
     }
     let s = s.as_bytes();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return Err(format!("odd-length hex string ({} digits)", s.len()));
     }
     s.chunks_exact(2)

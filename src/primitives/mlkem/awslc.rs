@@ -23,9 +23,11 @@ use ml_kem::ExpandedKeyEncoding;
 use ml_kem::{DecapsulationKey768, Seed};
 use zeroize::{Zeroize, Zeroizing};
 
+#[cfg(feature = "test-vectors")]
+use super::MLKEM_ENCAPS_RANDOMNESS_LEN;
 use super::{
     KemBackend, MlKemEncapsulation, MLKEM768_CIPHERTEXT_LEN, MLKEM768_ENCAPS_KEY_LEN,
-    MLKEM_ENCAPS_RANDOMNESS_LEN, MLKEM_SEED_LEN, MLKEM_SHARED_SECRET_LEN,
+    MLKEM_SEED_LEN, MLKEM_SHARED_SECRET_LEN,
 };
 use crate::error::{Error, Result};
 use crate::primitives::awslc::{allocation_failure, AwsLc};
