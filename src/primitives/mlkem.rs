@@ -89,6 +89,7 @@ pub(crate) trait KemBackend {
     /// Parse with the encapsulation-key check; failure is `Error::InvalidPublicKey`.
     fn mlkem_encaps_key(bytes: &[u8; MLKEM768_ENCAPS_KEY_LEN]) -> Result<Self::MlKemEncapsKey>;
     fn mlkem_encaps_key_bytes(key: &Self::MlKemEncapsKey) -> [u8; MLKEM768_ENCAPS_KEY_LEN];
+    fn mlkem_encaps_key_clone(key: &Self::MlKemEncapsKey) -> Self::MlKemEncapsKey;
     /// `ML-KEM.Encaps(ek)` with fresh randomness (from `rng`, or from the backend's own DRBG).
     fn mlkem_encapsulate<R: rand_core::TryCryptoRng + ?Sized>(
         key: &Self::MlKemEncapsKey,
@@ -232,6 +233,12 @@ impl MlKemEncapsKey {
     }
 }
 
+impl Clone for MlKemEncapsKey {
+    fn clone(&self) -> MlKemEncapsKey {
+        MlKemEncapsKey(Active::mlkem_encaps_key_clone(&self.0))
+    }
+}
+
 impl fmt::Debug for MlKemEncapsKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let b = self.to_bytes();
@@ -310,6 +317,25 @@ mod tests {
         assert_eq!(format!("{dk:?}"), "MlKemDecapsKey([redacted])");
         let ek = MlKemEncapsKey::from_bytes(&dk.encaps_key_bytes()).unwrap();
         assert!(format!("{ek:?}").starts_with("MlKemEncapsKey("));
+    }
+
+    #[test]
+    fn key_types_are_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<MlKemDecapsKey>();
+        check::<MlKemEncapsKey>();
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore)]
+    fn cloned_encaps_key_is_the_same_key() {
+        let dk = MlKemDecapsKey::from_seed([11u8; 64]);
+        let ek = MlKemEncapsKey::from_bytes(&dk.encaps_key_bytes()).unwrap();
+        let copy = ek.clone();
+        drop(ek);
+        assert_eq!(copy.to_bytes(), dk.encaps_key_bytes());
+        let (ct, ss) = copy.encapsulate(&mut crate::OsRng).unwrap();
+        assert_eq!(*dk.decapsulate(&ct).unwrap(), *ss);
     }
 
     #[test]

@@ -145,6 +145,16 @@ impl KemBackend for AwsLc {
         key.bytes
     }
 
+    fn mlkem_encaps_key_clone(key: &AwsMlKemEncaps) -> AwsMlKemEncaps {
+        // The bytes passed the check when first parsed: only an allocation can fail.
+        let k = kem::EncapsulationKey::new(&ML_KEM_768, &key.bytes)
+            .unwrap_or_else(|_| allocation_failure());
+        AwsMlKemEncaps {
+            key: k,
+            bytes: key.bytes,
+        }
+    }
+
     fn mlkem_encapsulate<R: rand_core::TryCryptoRng + ?Sized>(
         key: &AwsMlKemEncaps,
         _rng: &mut R,

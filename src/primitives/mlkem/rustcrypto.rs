@@ -78,6 +78,10 @@ impl KemBackend for RustCrypto {
         key.to_bytes().0
     }
 
+    fn mlkem_encaps_key_clone(key: &EncapsulationKey768) -> EncapsulationKey768 {
+        key.clone()
+    }
+
     fn mlkem_encapsulate<R: rand_core::TryCryptoRng + ?Sized>(
         key: &EncapsulationKey768,
         rng: &mut R,
