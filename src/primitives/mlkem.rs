@@ -330,9 +330,11 @@ mod tests {
     #[cfg_attr(miri, ignore)]
     fn cloned_encaps_key_is_the_same_key() {
         let dk = MlKemDecapsKey::from_seed([11u8; 64]);
-        let ek = MlKemEncapsKey::from_bytes(&dk.encaps_key_bytes()).unwrap();
-        let copy = ek.clone();
-        drop(ek);
+        // The original goes out of scope before the copy is used.
+        let copy = {
+            let ek = MlKemEncapsKey::from_bytes(&dk.encaps_key_bytes()).unwrap();
+            ek.clone()
+        };
         assert_eq!(copy.to_bytes(), dk.encaps_key_bytes());
         let (ct, ss) = copy.encapsulate(&mut crate::OsRng).unwrap();
         assert_eq!(*dk.decapsulate(&ct).unwrap(), *ss);
