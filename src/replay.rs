@@ -20,7 +20,7 @@ pub const MAX_WINDOW: u32 = 1 << 16;
 
 /// Check a window size: a multiple of 64 in 64..=65536.
 pub fn check_window(w: u32) -> Result<()> {
-    if (64..=MAX_WINDOW).contains(&w) && w % 64 == 0 {
+    if (64..=MAX_WINDOW).contains(&w) && w.is_multiple_of(64) {
         Ok(())
     } else {
         Err(Error::InvalidArgument)

@@ -140,10 +140,11 @@ impl Backend for AwsLc {
 }
 
 /// AWS-LC failed to set up a key from bytes of the right length. Every 32-byte string is a valid
-/// AES-256 and X25519 key, so the only cause is an allocation failure inside AWS-LC; like an
+/// AES-256 and X25519 key (and an ML-KEM key expanded from a seed is valid by construction), so
+/// the only cause is an allocation failure inside AWS-LC; like an
 /// allocation failure in Rust code (`handle_alloc_error`), it aborts the process. No input reaches
 /// this.
 #[cold]
-fn allocation_failure() -> ! {
+pub(super) fn allocation_failure() -> ! {
     std::process::abort()
 }

@@ -1,13 +1,17 @@
 //! The cryptographic primitives SCv2 uses, behind one small seam.
 //!
 //! Every protocol operation goes through these functions, and so do the Wycheproof tests
-//! (`tests/wycheproof.rs`): what is tested is what runs. Nothing here allocates.
+//! (`tests/wycheproof.rs`): what is tested is what runs. Nothing here allocates, except the
+//! AWS-LC backend's ML-KEM (`aws-lc-rs` returns its keys and outputs on the heap).
 //!
 //! - AES-256-GCM with a 12-byte nonce and a 16-byte tag, sealing and opening in place;
 //!   one [`AeadKey`] holds one expanded key schedule and is reused for every message of a
 //!   session direction (never re-keyed per message).
 //! - X25519 (RFC 7748, clamped scalars) that refuses an all-zero result.
 //! - HKDF-SHA256 (RFC 5869) extract and expand, and SHA-256.
+//! - ML-KEM-768 (FIPS 203) for the hybrid suite: [`MlKemDecapsKey`] (from a 64-byte seed) and
+//!   [`MlKemEncapsKey`] (with the encapsulation-key check), in their own files (`mlkem.rs`,
+//!   `mlkem/`), with a backend trait of their own.
 //!
 //! ## Backends
 //!
@@ -31,6 +35,7 @@ use crate::error::{Error, Result};
 
 #[cfg(feature = "aws-lc")]
 mod awslc;
+mod mlkem;
 #[cfg(not(feature = "aws-lc"))]
 mod rustcrypto;
 
@@ -38,6 +43,11 @@ mod rustcrypto;
 type Active = awslc::AwsLc;
 #[cfg(not(feature = "aws-lc"))]
 type Active = rustcrypto::RustCrypto;
+
+pub use mlkem::{
+    MlKemDecapsKey, MlKemEncapsKey, MlKemEncapsulation, MLKEM768_CIPHERTEXT_LEN,
+    MLKEM768_ENCAPS_KEY_LEN, MLKEM_ENCAPS_RANDOMNESS_LEN, MLKEM_SEED_LEN, MLKEM_SHARED_SECRET_LEN,
+};
 
 /// The name of the crypto backend linked into this build: `"rustcrypto"` or `"aws-lc"`.
 pub const BACKEND: &str = <Active as Backend>::NAME;
