@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import scv2_ref as x
-from scv2_ref import (AEAD_MIN, DEFAULT_LIMITS, INFO_KX, IV_LEN, MAGIC, T_KX, T_KXR, T_REQ, T_RESP,
+from scv2_ref import (AEAD_MIN, DEFAULT_LIMITS, INFO_KX, IV_LEN, MAGIC, T_KX, T_KXR, T_REQ,
                       TAG_LEN, VERSION, Limits, Report, ScError, attempt, check_bytes, expect_error,
                       expect_ok, sha256, u8, u16be, u64be)
 from kyber_py.ml_kem import ML_KEM_768
@@ -918,11 +918,11 @@ def make_case(name: str, key_id: bytes, block: int, kx_payload: bytes, sid: byte
         "decryption_failed")
 
     # request stage (the server after all exchanges); a fresh request k+1 for the AEAD kinds
-    n0, ctx0, q0, _ = exchanges[0]
+    n0, ctx0, _, _ = exchanges[0]
     k = len(exchanges)
     r0 = req_env[n0]
     fresh = copy.deepcopy(cli)
-    q_new = q0 or b"{}"   # non-empty, so that `truncated` is still >= 33 bytes (section 3)
+    q_new = b'{"probe":1}'   # short, and non-empty so that `truncated` is >= 33 bytes (section 3)
     new_req, _ = fresh.seal_request(ctx0, q_new, NOW)
     add("replay", "request", r0, "replayed", n0, ctx0)
     add("tampered_ciphertext", "request", _flip(new_req, 16), "decryption_failed", k + 1, ctx0)
@@ -931,12 +931,12 @@ def make_case(name: str, key_id: bytes, block: int, kx_payload: bytes, sid: byte
     add("truncated", "request", new_req[:-1], "decryption_failed", k + 1, ctx0)
     add("response_at_request_entry", "request", bytes.fromhex(out_ex[0]["response_envelope"]),
         "malformed_envelope", n0, ctx0)
-    add("sequence_zero", "request", _seal_request_with(cli, ctx0, q0, x.nonce(cli.keys.iv_c2s, 0)),
+    add("sequence_zero", "request", _seal_request_with(cli, ctx0, q_new, x.nonce(cli.keys.iv_c2s, 0)),
         "decryption_failed", 0, ctx0)
-    add("sequence_2_pow_32", "request", _seal_request_with(cli, ctx0, q0, x.nonce(cli.keys.iv_c2s, 2**32)),
+    add("sequence_2_pow_32", "request", _seal_request_with(cli, ctx0, q_new, x.nonce(cli.keys.iv_c2s, 2**32)),
         "decryption_failed", 2**32, ctx0)
     top = _flip(x.nonce(cli.keys.iv_c2s, k + 1), 0)
-    add("nonce_top_bytes_not_zero", "request", _seal_request_with(cli, ctx0, q0, top), "decryption_failed", k + 1, ctx0)
+    add("nonce_top_bytes_not_zero", "request", _seal_request_with(cli, ctx0, q_new, top), "decryption_failed", k + 1, ctx0)
 
     # response stage (a client session that sealed 1..=seq)
     resp0 = bytes.fromhex(out_ex[0]["response_envelope"])

@@ -1,26 +1,35 @@
 #!/usr/bin/env python3
-"""Independent SCv2 reference implementation (suite X25519-HKDF-SHA256-AES-256-GCM)
-and checker for tests/vectors/scv2-x25519.json.
+"""Independent SCv2 reference implementation and vector checker: the suite
+X25519-HKDF-SHA256-AES-256-GCM (sections 2-14) here, the hybrid suite
+X25519MLKEM768-HKDF-SHA256-AES-256-GCM (section 15) in `scv2_hybrid.py`.
 
 Written from SPEC.md only (no look at the Rust sources).  Every function cites the
 SPEC.md section it implements.  Dependencies: Python >= 3.11, `cryptography`
-(X25519, AES-GCM); SHA-256/HMAC from the stdlib; HKDF written here from RFC 5869.
+(X25519, AES-GCM); SHA-256/HMAC from the stdlib; HKDF written here from RFC 5869;
+for the hybrid suite also `kyber-py` 1.2.0 (ML-KEM-768), imported only when needed.
 
 Usage:
-    python3 tests/interop/scv2_ref.py [vectors.json] [-v] [--self-test]
+    python3 tests/interop/scv2_ref.py [FILE ...] [-v] [--self-test] [--write-hybrid-vectors OUT]
 
+    FILE         a vector file (default tests/vectors/scv2-x25519.json); its "suite"
+                 field chooses the checker (section 14, or section 15.9)
     -v           print every individual check, not only failures
-    --self-test  also run checks of behaviour the vector file does not exercise
-                 (check order, replay-window edges, nonce range, all-zero X25519,
-                 type-130 plaintext errors, expiry/exhaustion, web form); these
-                 test this implementation's *reading* of the spec, not the vectors.
+    --self-test  also run, for each suite of the files given, checks of behaviour the
+                 vector file does not exercise (check order, replay-window edges, nonce
+                 range, all-zero X25519, type-130 plaintext errors, expiry/exhaustion,
+                 web form; for the hybrid suite also the key check, implicit rejection,
+                 sizes, pins, suites side by side, the generator); these test this
+                 implementation's *reading* of the spec, not the vectors.
+    --write-hybrid-vectors OUT
+                 write this implementation's hybrid vector file (inputs derived as
+                 section 15.9 says) for the Rust checker to read
 
 Output: `ok <case>` or `FAIL <case>` + one line per failed check (field, first
 differing byte offset and the envelope region it falls in), then `N passed, M failed`.
 Exit status 1 if any check failed.
 
 Places where SPEC.md left a choice to the reader are marked `SPEC-NOTE §x:` in the
-code (`grep -n SPEC-NOTE tests/interop/scv2_ref.py`).  Section 12 (sessions at rest)
+code (`grep -n SPEC-NOTE tests/interop/*.py`).  Section 12 (sessions at rest)
 is not implemented: it is specific to "this implementation" and its bitmap layout is
 not specified (SPEC-NOTE §12 below).
 
@@ -242,8 +251,9 @@ def parse_type1(env: bytes) -> Type1:
     is assumed (as everywhere else).
     SPEC-NOTE §3/§4/§10: 'the suite is a property of the keyId', yet the
     suite-specific structure rules (reqKeyLen = 32, respKeyLen = 0) are step 5,
-    before the keyId lookup (step 6).  A server that also runs the deployed RSA
-    suite cannot apply them before knowing the key.  Single-suite reading here.
+    before the keyId lookup (step 6).  (Later SPEC text settles it: a server that
+    holds keys of another suite applies them after step 6.)  This function is the
+    single-suite server; scv2_hybrid.server_open_kx is the server holding both.
     """
     p = 4
     if len(env) < p + 1:
@@ -864,8 +874,10 @@ def check_case(r: Report, c: dict) -> None:
     the server key of a case has no expiry; the replay window is the default
     W = 1024; for `response` entries the bodies/ctx of the requests sealed
     1..=seq are those of the exchanges (they do not influence the result); `seq` of
-    kx/kxr/request entries is informational.  The `kind` values are not defined in
-    the spec (each was checked by hand to be the mutation its name says)."""
+    kx/kxr/request entries is informational.  The `kind` values were not defined in
+    the spec when this was written (each was checked by hand to be the mutation its
+    name says); section 14 now lists them.  The hybrid checker (scv2_hybrid.KindChecker)
+    also checks the kx/kxr ones mechanically."""
     h = bytes.fromhex
     key_id = c["key_id"].encode("ascii")
     s, S = h(c["server_static_private"]), h(c["server_static_public"])
@@ -1251,7 +1263,8 @@ def main(argv: list[str]) -> int:
             except Exception as ex:  # noqa: BLE001
                 r.check("self-test", False, f"crashed: {type(ex).__name__}: {ex}")
             _print_block(r, "self-test" if suite == SUITE else "self-test " + suite)
-    print(f"{r.passed} passed, {r.failed} failed")
+    if files or self_tests:
+        print(f"{r.passed} passed, {r.failed} failed")
     return 1 if r.failed else 0
 
 
