@@ -64,7 +64,11 @@ def type1_header_len(key_id_len: int) -> int:
 
 
 def type1_min_len(key_id_len: int) -> int:
-    """Section 15.2: `2341 + len(keyId) + 1` (the header and 29 bytes of AEAD)."""
+    """Section 15.2: `2341 + len(keyId) + 1` (the header and 29 bytes of AEAD).
+
+    SPEC-NOTE §15.2 (editorial): the expression is right (2342 + len(keyId), 2343 for a
+    one-byte keyId) but reads like the 15.7 formula with inner = 1; section 15.6 step 5
+    states the same minimum as 'at least 29 bytes after respKey'."""
     return type1_header_len(key_id_len) + AEAD_MIN
 
 
@@ -356,7 +360,8 @@ def server_open_kx(env: bytes, keys: dict, now_ms: int,
     SPEC-NOTE §10/§15.6: implemented as stated, but note the consequence: the error for one
     envelope depends on the suites the server holds.  A hybrid type 1 naming a key the server
     does not hold is malformed_envelope at a server holding only X25519-suite keys (step 5),
-    and unknown_key_id at a server that holds a hybrid key (lengths after step 6)."""
+    and unknown_key_id at a server that holds a hybrid key (lengths after step 6).  A server
+    holding no key at all is not covered; it is treated as an X25519-only server here."""
     x.check_prefix(env, T_KX, limits)                             # steps 1-4
     if all(isinstance(k, x.ServerKey) for k in keys.values()):
         return x.server_open_kx(env, keys, now_ms, limits)
@@ -439,6 +444,8 @@ def client_open_kxr(hs: PqClientHandshake, env: bytes, now_ms: int,
     ee = X25519(e, F) (all-zero: invalid_public_key) and ss2 = Decaps(dk_e, ct2), both
     before step 8 (IV = nonce(s2c, 0), else decryption_failed), step 10 (AEAD, padding) and
     step 12 (plaintext structure, then expiry) as in section 5.2."""
+    # SPEC-NOTE §15.5/§15.6 (editorial): 15.5 names Decaps before X25519, 15.6 X25519
+    # before Decaps; Decaps cannot fail, so the order is not observable.  15.6's is used.
     x.check_prefix(env, T_KXR, limits)                            # steps 1-4
     header2, ct2, F, iv, ct = parse_type130(env)                  # step 5
     ee = x.x25519(hs.e, F)
@@ -559,7 +566,11 @@ class CaseInputs:
 
 
 def read_inputs(r: Report, c: dict) -> CaseInputs | None:
-    """Section 15.9: read and length-check every input field of a case."""
+    """Section 15.9: read and length-check every input field of a case.
+
+    SPEC-NOTE §14/§15.9 (editorial): section 14's schema says `server_static_public`
+    (raw 32 bytes) and gives no other lengths; 15.9 makes it 1216 bytes.  The lengths
+    checked here are 15.9's and section 2's (32-byte X25519 keys, 12-byte iv1)."""
     h = bytes.fromhex
     lengths = dict(DERIVED_FIELDS, server_static_public=PUBLIC_LEN)
     ok = True
@@ -783,7 +794,11 @@ class KindChecker:
 
 
 def check_file(r: Report, data: dict) -> list[str]:
-    """Section 15.9: check every case of a hybrid vector file.  Returns output lines."""
+    """Section 15.9: check every case of a hybrid vector file.  Returns output lines.
+
+    SPEC-NOTE §15.9: 'the file uses these kinds' does not say whether every case carries
+    every kind or the file as a whole; checked for the file as a whole (the generator puts
+    every kind in every case)."""
     out = []
     r.check("file suite", data.get("suite") == SUITE_PQ, f"suite {data.get('suite')!r}")
     kinds_seen = {n.get("kind") for c in data.get("cases", []) for n in c.get("negative", [])}
