@@ -1,26 +1,35 @@
 #!/usr/bin/env python3
-"""Independent SCv2 reference implementation (suite X25519-HKDF-SHA256-AES-256-GCM)
-and checker for tests/vectors/scv2-x25519.json.
+"""Independent SCv2 reference implementation and vector checker: the suite
+X25519-HKDF-SHA256-AES-256-GCM (sections 2-14) here, the hybrid suite
+X25519MLKEM768-HKDF-SHA256-AES-256-GCM (section 15) in `scv2_hybrid.py`.
 
 Written from SPEC.md only (no look at the Rust sources).  Every function cites the
 SPEC.md section it implements.  Dependencies: Python >= 3.11, `cryptography`
-(X25519, AES-GCM); SHA-256/HMAC from the stdlib; HKDF written here from RFC 5869.
+(X25519, AES-GCM); SHA-256/HMAC from the stdlib; HKDF written here from RFC 5869;
+for the hybrid suite also `kyber-py` 1.2.0 (ML-KEM-768), imported only when needed.
 
 Usage:
-    python3 tests/interop/scv2_ref.py [vectors.json] [-v] [--self-test]
+    python3 tests/interop/scv2_ref.py [FILE ...] [-v] [--self-test] [--write-hybrid-vectors OUT]
 
+    FILE         a vector file (default tests/vectors/scv2-x25519.json); its "suite"
+                 field chooses the checker (section 14, or section 15.9)
     -v           print every individual check, not only failures
-    --self-test  also run checks of behaviour the vector file does not exercise
-                 (check order, replay-window edges, nonce range, all-zero X25519,
-                 type-130 plaintext errors, expiry/exhaustion, web form); these
-                 test this implementation's *reading* of the spec, not the vectors.
+    --self-test  also run, for each suite of the files given, checks of behaviour the
+                 vector file does not exercise (check order, replay-window edges, nonce
+                 range, all-zero X25519, type-130 plaintext errors, expiry/exhaustion,
+                 web form; for the hybrid suite also the key check, implicit rejection,
+                 sizes, pins, suites side by side, the generator); these test this
+                 implementation's *reading* of the spec, not the vectors.
+    --write-hybrid-vectors OUT
+                 write this implementation's hybrid vector file (inputs derived as
+                 section 15.9 says) for the Rust checker to read
 
 Output: `ok <case>` or `FAIL <case>` + one line per failed check (field, first
 differing byte offset and the envelope region it falls in), then `N passed, M failed`.
 Exit status 1 if any check failed.
 
 Places where SPEC.md left a choice to the reader are marked `SPEC-NOTE §x:` in the
-code (`grep -n SPEC-NOTE tests/interop/scv2_ref.py`).  Section 12 (sessions at rest)
+code (`grep -n SPEC-NOTE tests/interop/*.py`).  Section 12 (sessions at rest)
 is not implemented: it is specific to "this implementation" and its bitmap layout is
 not specified (SPEC-NOTE §12 below).
 
@@ -242,8 +251,9 @@ def parse_type1(env: bytes) -> Type1:
     is assumed (as everywhere else).
     SPEC-NOTE §3/§4/§10: 'the suite is a property of the keyId', yet the
     suite-specific structure rules (reqKeyLen = 32, respKeyLen = 0) are step 5,
-    before the keyId lookup (step 6).  A server that also runs the deployed RSA
-    suite cannot apply them before knowing the key.  Single-suite reading here.
+    before the keyId lookup (step 6).  (Later SPEC text settles it: a server that
+    holds keys of another suite applies them after step 6.)  This function is the
+    single-suite server; scv2_hybrid.server_open_kx is the server holding both.
     """
     p = 4
     if len(env) < p + 1:
@@ -512,6 +522,15 @@ def client_open_kxr(hs: ClientHandshake, env: bytes, now_ms: int,
     if iv != nonce(keys.iv_s2c, 0):                       # step 8
         raise ScError("decryption_failed", "type-130 IV is not nonce(s2c, 0)")
     pt = unpad(aes_gcm_open(keys.k_s2c, iv, ct, h2))      # step 10
+    sid, expires_at_ms, app = parse_kxr_plaintext(pt, now_ms)   # step 12
+    return ClientSession(keys, sid, expires_at_ms, hs.block), app
+
+
+def parse_kxr_plaintext(pt: bytes, now_ms: int) -> tuple[bytes, int, bytes]:
+    """Section 5.2 / section 10 step 12: `u8(len sid) || sid || u64be(expiresAtMs) ||
+    appPayload` with len sid in 1..=64, sid printable, 8 bytes of expiry present
+    (else malformed_envelope); then now_ms >= expiresAtMs is session_expired.
+    Returns (sid, expiresAtMs, appPayload).  Shared by both suites (section 15.5)."""
     if len(pt) < 1:
         raise ScError("malformed_envelope", "empty type-130 plaintext")
     sl = pt[0]
@@ -525,7 +544,7 @@ def client_open_kxr(hs: ClientHandshake, env: bytes, now_ms: int,
     expires_at_ms = int.from_bytes(pt[1 + sl:1 + sl + 8], "big")
     app = pt[1 + sl + 8:]
     check_expiry(now_ms, expires_at_ms)                   # section 11
-    return ClientSession(keys, sid, expires_at_ms, hs.block), app
+    return sid, expires_at_ms, app
 
 
 # ---------------------------------------------------------------------------
@@ -800,18 +819,21 @@ def envelope_region(env: bytes, off: int) -> str:
     return "IV" if off < 16 else "ciphertext"
 
 
-def bytes_diff(got: bytes, want: bytes, envelope: bool = True) -> str:
-    """Describe the first difference between two byte strings."""
+def bytes_diff(got: bytes, want: bytes, envelope: bool = True, region=None) -> str:
+    """Describe the first difference between two byte strings.  `region(env, off)`
+    names the envelope field at `off` (default: this suite's envelope_region)."""
+    region = region or envelope_region
     n = min(len(got), len(want))
     off = next((i for i in range(n) if got[i] != want[i]), n)
-    where = f" ({envelope_region(want, off)})" if envelope and off < len(want) else ""
+    where = f" ({region(want, off)})" if envelope and off < len(want) else ""
     g = f"0x{got[off]:02x}" if off < len(got) else "end"
     w = f"0x{want[off]:02x}" if off < len(want) else "end"
     return f"first differing byte at offset {off}{where}: ours {g}, file {w}; lengths ours {len(got)}, file {len(want)}"
 
 
-def check_bytes(r: Report, label: str, got: bytes, want: bytes, envelope: bool = True) -> bool:
-    return r.check(label, got == want, "" if got == want else bytes_diff(got, want, envelope))
+def check_bytes(r: Report, label: str, got: bytes, want: bytes, envelope: bool = True,
+                region=None) -> bool:
+    return r.check(label, got == want, "" if got == want else bytes_diff(got, want, envelope, region))
 
 
 def attempt(r: Report, label: str, fn):
@@ -852,8 +874,10 @@ def check_case(r: Report, c: dict) -> None:
     the server key of a case has no expiry; the replay window is the default
     W = 1024; for `response` entries the bodies/ctx of the requests sealed
     1..=seq are those of the exchanges (they do not influence the result); `seq` of
-    kx/kxr/request entries is informational.  The `kind` values are not defined in
-    the spec (each was checked by hand to be the mutation its name says)."""
+    kx/kxr/request entries is informational.  The `kind` values were not defined in
+    the spec when this was written (each was checked by hand to be the mutation its
+    name says); section 14 now lists them.  The hybrid checker (scv2_hybrid.KindChecker)
+    also checks the kx/kxr ones mechanically."""
     h = bytes.fromhex
     key_id = c["key_id"].encode("ascii")
     s, S = h(c["server_static_private"]), h(c["server_static_public"])
@@ -897,6 +921,25 @@ def check_case(r: Report, c: dict) -> None:
             check_bytes(r, "kxr: session_id", client.sid, sid, envelope=False)
             r.check("kxr: expires_at_ms", client.expires_at_ms == exp, f"ours {client.expires_at_ms}, file {exp}")
             check_bytes(r, "kxr: kxr_payload", app, h(c["kxr_payload"]), envelope=False)
+
+    open_kx = lambda env: server_open_kx(env, server_keys, now)  # noqa: E731
+    open_kxr = None if client_hs is None else (lambda env: client_open_kxr(copy.deepcopy(client_hs), env, now))
+    check_sessions(r, c, client, server, open_kx, open_kxr)
+
+
+def check_sessions(r: Report, c: dict, client: "ClientSession | None", server: "ServerSession | None",
+                   open_kx, open_kxr, region=None, check_kind=None) -> None:
+    """Section 14, the part after the handshake (same for every suite, section 15):
+    requests sealed by the client and compared, opened by the server, responses
+    regenerated and opened; then every negative entry.  `open_kx(env)` opens a
+    type 1 at a server holding only the case's key, `open_kxr(env)` finishes a fresh
+    copy of the case's client handshake (None if it could not be started).
+    `check_kind(r, label, neg)`, if given, checks that an entry's envelope is the
+    change its `kind` names."""
+    h = bytes.fromhex
+    now = c["now_ms"]
+    exchanges = c["exchanges"]
+    by_seq = {x["seq"]: x for x in exchanges}
     client_fresh = copy.deepcopy(client)
 
     # (4a) client seals requests 1..=k in increasing seq order
@@ -909,7 +952,7 @@ def check_case(r: Report, c: dict) -> None:
                 env, pend = res
                 r.check(f"request seq {n}: client assigned seq", pend.seq == n, f"ours {pend.seq}")
                 pendings[n] = pend
-                check_bytes(r, f"request seq {n}: regenerated vs file", env, h(x["request_envelope"]))
+                check_bytes(r, f"request seq {n}: regenerated vs file", env, h(x["request_envelope"]), region=region)
 
     # (4b) server opens the file's requests in listed order, regenerates responses
     if server is not None:
@@ -923,7 +966,7 @@ def check_case(r: Report, c: dict) -> None:
             check_bytes(r, f"request seq {n}: body", body, h(x["request"]), envelope=False)
             ok, env = attempt(r, f"response seq {n}: server seal", lambda: server.seal_response(slot, h(x["ctx"]), h(x["response"])))
             if ok:
-                check_bytes(r, f"response seq {n}: regenerated vs file", env, h(x["response_envelope"]))
+                check_bytes(r, f"response seq {n}: regenerated vs file", env, h(x["response_envelope"]), region=region)
     server_after = copy.deepcopy(server)
 
     # (4c) client opens the file's responses
@@ -944,13 +987,15 @@ def check_case(r: Report, c: dict) -> None:
         if want not in ERROR_CODES:
             r.check(label, False, f"error name {want!r} is not in section 10")
             continue
+        if check_kind is not None:
+            check_kind(r, label, neg)
         if stage == "kx":
-            expect_error(r, label, want, lambda: server_open_kx(env, server_keys, now))
+            expect_error(r, label, want, lambda: open_kx(env))
         elif stage == "kxr":
-            if client_hs is None:
+            if open_kxr is None:
                 r.check(label, False, "no client handshake (see earlier failure)")
                 continue
-            expect_error(r, label, want, lambda: client_open_kxr(copy.deepcopy(client_hs), env, now))
+            expect_error(r, label, want, lambda: open_kxr(env))
         elif stage == "request":
             if server_after is None:
                 r.check(label, False, "no server session (see earlier failure)")
@@ -1114,13 +1159,35 @@ def _open_resp_n0(cli: ClientSession, ctx: bytes) -> bytes:
 # main
 # ---------------------------------------------------------------------------
 
-def main(argv: list[str]) -> int:
-    args = [a for a in argv if not a.startswith("-")]
-    verbose = "-v" in argv
-    root = Path(__file__).resolve().parents[2]
-    path = Path(args[0]) if args else root / "tests" / "vectors" / "scv2-x25519.json"
-    data = json.loads(path.read_text())
-    r = Report(verbose)
+USAGE = """usage: scv2_ref.py [FILE ...] [-v] [--self-test] [--write-hybrid-vectors OUT.json]
+
+  FILE                    a vector file; its "suite" chooses the checker (default:
+                          tests/vectors/scv2-x25519.json when no FILE and no
+                          --write-hybrid-vectors is given)
+  -v                      print every check, not only failures
+  --self-test             also run the self-test of each suite of the FILEs
+  --write-hybrid-vectors  write this implementation's hybrid vector file to OUT.json
+"""
+
+
+def _hybrid():
+    """The hybrid suite module (section 15); needs kyber-py."""
+    try:
+        import scv2_hybrid
+    except ImportError as ex:
+        raise SystemExit(f"the hybrid suite needs kyber-py: pip install kyber-py==1.2.0 ({ex})") from None
+    return scv2_hybrid
+
+
+def _print_block(r: Report, title: str) -> None:
+    lines = r.take()
+    print(("FAIL " if any(" FAIL " in ln for ln in lines) else "ok ") + title)
+    for ln in lines:
+        print(ln)
+
+
+def check_x25519_file(r: Report, data: dict) -> None:
+    """Sections 14: every case of an X25519-suite vector file."""
     r.check("file suite", data.get("suite") == SUITE, f"suite {data.get('suite')!r}")
     for line in r.take():
         print(line)
@@ -1129,23 +1196,80 @@ def main(argv: list[str]) -> int:
             check_case(r, c)
         except Exception as ex:  # noqa: BLE001 -- malformed case: report and go on
             r.check("case", False, f"checker crashed: {type(ex).__name__}: {ex}")
-        lines = r.take()
-        bad = any(" FAIL " in ln for ln in lines)
-        print(("FAIL " if bad else "ok ") + c.get("name", "?"))
-        for ln in lines:
-            print(ln)
-    if "--self-test" in argv:
+        _print_block(r, c.get("name", "?"))
+
+
+def main(argv: list[str]) -> int:
+    files: list[Path] = []
+    verbose = self_tests = False
+    write_to = None
+    it = iter(argv)
+    for a in it:
+        if a == "-v":
+            verbose = True
+        elif a == "--self-test":
+            self_tests = True
+        elif a == "--write-hybrid-vectors":
+            write_to = next(it, None)
+            if write_to is None:
+                print(USAGE, file=sys.stderr, end="")
+                return 2
+        elif a in ("-h", "--help"):
+            print(USAGE, end="")
+            return 0
+        elif a.startswith("-"):
+            print(f"unknown option {a}\n" + USAGE, file=sys.stderr, end="")
+            return 2
+        else:
+            files.append(Path(a))
+    root = Path(__file__).resolve().parents[2]
+    if not files and write_to is None:
+        files = [root / "tests" / "vectors" / "scv2-x25519.json"]
+
+    r = Report(verbose)
+    if write_to is not None:
+        hy = _hybrid()
+        doc = hy.generate()
+        Path(write_to).write_text(hy.dumps(doc))
+        n = sum(len(c["negative"]) for c in doc["cases"])
+        print(f"wrote {write_to}: {len(doc['cases'])} hybrid cases, {n} negative entries")
+    suites: list[str] = []
+    for path in files:
+        if len(files) > 1:
+            print(f"== {path}")
         try:
-            self_test(r)
-        except Exception as ex:  # noqa: BLE001
-            r.check("self-test", False, f"crashed: {type(ex).__name__}: {ex}")
-        lines = r.take()
-        print(("FAIL " if any(" FAIL " in ln for ln in lines) else "ok ") + "self-test")
-        for ln in lines:
-            print(ln)
-    print(f"{r.passed} passed, {r.failed} failed")
+            data = json.loads(path.read_text())
+        except (OSError, ValueError) as ex:
+            r.check(str(path), False, f"cannot read the vector file: {ex}")
+            _print_block(r, str(path))
+            continue
+        suite = data.get("suite")
+        if suite == SUITE:
+            check_x25519_file(r, data)
+        elif suite == "X25519MLKEM768-HKDF-SHA256-AES-256-GCM":
+            for line in _hybrid().check_file(r, data):
+                print(line)
+        else:
+            r.check("file suite", False, f"unknown suite {suite!r}")
+            _print_block(r, str(path))
+            continue
+        if suite not in suites:
+            suites.append(suite)
+    if self_tests:
+        for suite in suites:
+            fn = self_test if suite == SUITE else _hybrid().self_test
+            try:
+                fn(r)
+            except Exception as ex:  # noqa: BLE001
+                r.check("self-test", False, f"crashed: {type(ex).__name__}: {ex}")
+            _print_block(r, "self-test" if suite == SUITE else "self-test " + suite)
+    if files or self_tests:
+        print(f"{r.passed} passed, {r.failed} failed")
     return 1 if r.failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    # Run as the module `scv2_ref`, not as `__main__`, so that scv2_hybrid (which imports
+    # scv2_ref) and this script share one copy of the classes (ScError, sessions).
+    import scv2_ref
+    sys.exit(scv2_ref.main(sys.argv[1:]))
