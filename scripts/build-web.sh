@@ -77,16 +77,42 @@ fi
 WASM_OPT_FEATURES=(--enable-bulk-memory --enable-mutable-globals --enable-nontrapping-float-to-int
                    --enable-sign-ext --enable-reference-types --enable-multivalue)
 
-# bindgen PROFILE_DIR OUT_DIR: wasm-bindgen --target web, then wasm-opt -Oz when available.
+# bindgen PROFILE_DIR OUT_DIR [noopt]: wasm-opt -Oz (when available) on rustc's module, then
+# wasm-bindgen --target web. wasm-opt runs first because Debian 12's binaryen (108) renumbers
+# tables wrongly in a module that already has wasm-bindgen's externref table (the export then
+# names the function table and instantiation fails); before bindgen there is no such table.
+# The result is loaded and called once in Node; if that fails, the unoptimized module is used.
 bindgen() {
-    local wasm=$1/scv2_web.wasm out=$2
+    local wasm=$1/scv2_web.wasm out=$2 tmp
+    tmp=$(mktemp -d)
     rm -rf "$out"
     mkdir -p "$out"
-    "$WASM_BINDGEN" --target web --out-dir "$out" "$wasm"
+    cp "$wasm" "$tmp/scv2_web.wasm"
     if [ "${3:-opt}" = opt ] && command -v wasm-opt >/dev/null; then
-        wasm-opt -Oz "${WASM_OPT_FEATURES[@]}" "$out/scv2_web_bg.wasm" -o "$out/scv2_web_bg.wasm.opt"
-        mv "$out/scv2_web_bg.wasm.opt" "$out/scv2_web_bg.wasm"
+        wasm-opt -Oz "${WASM_OPT_FEATURES[@]}" "$wasm" -o "$tmp/scv2_web.wasm"
+        "$WASM_BINDGEN" --target web --out-dir "$out" "$tmp/scv2_web.wasm"
+        if ! smoke "$out"; then
+            echo "build-web.sh: the wasm-opt output does not load; using the unoptimized module" >&2
+            rm -rf "$out" && mkdir -p "$out"
+            "$WASM_BINDGEN" --target web --out-dir "$out" "$wasm"
+        fi
+    else
+        "$WASM_BINDGEN" --target web --out-dir "$out" "$wasm"
     fi
+    rm -rf "$tmp"
+    smoke "$out"
+}
+
+# smoke DIR: instantiate the module in Node and call into it (an error path and a pure function).
+smoke() {
+    node --input-type=module -e '
+        const dir = process.argv[1];
+        const w = await import(dir + "/scv2_web.js");
+        w.initSync({ module: (await import("node:fs")).readFileSync(dir + "/scv2_web_bg.wasm") });
+        const c = new w.ClientConfig();
+        try { c.pin("k", "AAAA"); process.exit(1); } catch (e) { if (e.code !== "invalid_public_key") process.exit(1); }
+        if (w.webFormEncode(Uint8Array.of(83, 67, 2, 2)) !== "{\"v\":2,\"p\":\"U0MCAg==\"}") process.exit(1);
+    ' "$ROOT/$1" 2>/dev/null
 }
 
 # Release settings for the module (workspace profiles stay as they are for the host build).

@@ -90,6 +90,12 @@ struct ServeArgs {
     /// Argon2id parallelism.
     #[arg(long, default_value_t = 1)]
     argon2_p: u32,
+    /// Let browser apps on this origin call the gateway (CORS; exact, e.g. https://app.example.com; repeatable).
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    cors_origins: Vec<String>,
+    /// Serve the web demo page (the password-init flow with the web SDK) at /demo/.
+    #[arg(long)]
+    web_demo: bool,
 }
 
 #[derive(Subcommand)]
@@ -187,6 +193,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         p: a.argon2_p,
     };
     cfg.storage_key = storage_key_from_env()?;
+    (cfg.cors_origins, cfg.web_demo) = (a.cors_origins, a.web_demo);
     let gw = scv2_gateway::start(cfg).await?;
     let doc = gw.public_key();
     tracing::info!(url = %gw.url(), key_id = %doc.key_id, public_key = %doc.public_key, "scv2 gateway ready");
@@ -196,6 +203,9 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         doc.key_id,
         doc.public_key
     );
+    if a.web_demo {
+        eprintln!("web demo: {}{}?sid=<init session id>", gw.url(), scv2_gateway::webdemo::PATH);
+    }
     gw.run_until_signal().await
 }
 
