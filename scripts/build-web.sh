@@ -146,6 +146,9 @@ fi
 rm -rf "$DIST"
 mkdir -p "$DIST"
 cp "$STAGE/scv2_web.js" "$STAGE/scv2_web.d.ts" "$STAGE/scv2_web_bg.wasm" "$STAGE/scv2_web_bg.wasm.d.ts" "$DIST/"
+# The generated classes declare [Symbol.dispose]: make the declarations bring its lib along, so
+# that apps type-check with a plain ES2022 + DOM configuration.
+sed -i '1i /// <reference lib="esnext.disposable" />' "$DIST/scv2_web.d.ts"
 t "tsc ($WEB/tsconfig.json)"
 "$WEB/node_modules/.bin/tsc" -p "$WEB/tsconfig.json"
 

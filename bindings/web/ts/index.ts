@@ -1,4 +1,3 @@
-/// <reference lib="esnext.disposable" />
 /**
  * scv2-web: Secure Channel v2 for web apps.
  *
