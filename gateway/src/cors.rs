@@ -74,7 +74,10 @@ pub fn check_origin(origin: &str) -> anyhow::Result<()> {
         }
     };
     let host_ok = if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-        !v6.is_empty() && v6.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b) || b == b':')
+        !v6.is_empty()
+            && v6
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b) || b == b':')
     } else {
         !host.is_empty()
             && host
@@ -82,7 +85,10 @@ pub fn check_origin(origin: &str) -> anyhow::Result<()> {
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
     };
     let port_ok = port.is_none_or(|p| {
-        !p.is_empty() && !p.starts_with('0') && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok()
+        !p.is_empty()
+            && !p.starts_with('0')
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && p.parse::<u16>().is_ok()
     });
     if !host_ok || !port_ok {
         bail!(
@@ -118,8 +124,8 @@ async fn cors(State(origins): State<Arc<Origins>>, req: Request, next: Next) -> 
         .get(ORIGIN)
         .filter(|o| origins.0.iter().any(|a| a.as_bytes() == o.as_bytes()))
         .cloned();
-    let preflight =
-        req.method() == Method::OPTIONS && req.headers().contains_key(ACCESS_CONTROL_REQUEST_METHOD);
+    let preflight = req.method() == Method::OPTIONS
+        && req.headers().contains_key(ACCESS_CONTROL_REQUEST_METHOD);
     let mut resp = if preflight {
         match &allowed {
             Some(origin) => {
@@ -134,7 +140,10 @@ async fn cors(State(origins): State<Arc<Origins>>, req: Request, next: Next) -> 
                     ACCESS_CONTROL_ALLOW_HEADERS,
                     HeaderValue::from_static(ALLOW_HEADERS),
                 );
-                h.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static(MAX_AGE_SECS));
+                h.insert(
+                    ACCESS_CONTROL_MAX_AGE,
+                    HeaderValue::from_static(MAX_AGE_SECS),
+                );
                 r
             }
             None => StatusCode::FORBIDDEN.into_response(),

@@ -204,7 +204,11 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         doc.public_key
     );
     if a.web_demo {
-        eprintln!("web demo: {}{}?sid=<init session id>", gw.url(), scv2_gateway::webdemo::PATH);
+        eprintln!(
+            "web demo: {}{}?sid=<init session id>",
+            gw.url(),
+            scv2_gateway::webdemo::PATH
+        );
     }
     gw.run_until_signal().await
 }

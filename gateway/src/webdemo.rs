@@ -27,7 +27,8 @@ const INDEX_HTML: &str = include_str!("../web-demo/index.html");
 const DEMO_JS: &str = include_str!("../web-demo/demo.js");
 const DEMO_CSS: &str = include_str!("../web-demo/demo.css");
 /// The configuration element of `index.html`, replaced with the pins.
-pub const CONFIG_ELEMENT: &str = r#"<script type="application/json" id="scv2-config">{"pins":[]}</script>"#;
+pub const CONFIG_ELEMENT: &str =
+    r#"<script type="application/json" id="scv2-config">{"pins":[]}</script>"#;
 
 /// The page's policy: its own scripts and the module's compilation, calls to its own origin only.
 const CSP: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; \
@@ -82,7 +83,11 @@ fn asset(content_type: &'static str, body: Bytes, csp: bool) -> Response {
 /// Add the demo's routes to `router` when `enabled`.
 ///
 /// Errors: enabled, but this binary was built without the web package.
-pub fn apply(router: Router, enabled: bool, doc: &scv2::PublicKeyDocument) -> anyhow::Result<Router> {
+pub fn apply(
+    router: Router,
+    enabled: bool,
+    doc: &scv2::PublicKeyDocument,
+) -> anyhow::Result<Router> {
     if !enabled {
         return Ok(router);
     }
@@ -104,19 +109,43 @@ pub fn apply(router: Router, enabled: bool, doc: &scv2::PublicKeyDocument) -> an
         )
         .route(
             "/demo/demo.js",
-            get(|| async { asset("text/javascript; charset=utf-8", Bytes::from_static(DEMO_JS.as_bytes()), false) }),
+            get(|| async {
+                asset(
+                    "text/javascript; charset=utf-8",
+                    Bytes::from_static(DEMO_JS.as_bytes()),
+                    false,
+                )
+            }),
         )
         .route(
             "/demo/demo.css",
-            get(|| async { asset("text/css; charset=utf-8", Bytes::from_static(DEMO_CSS.as_bytes()), false) }),
+            get(|| async {
+                asset(
+                    "text/css; charset=utf-8",
+                    Bytes::from_static(DEMO_CSS.as_bytes()),
+                    false,
+                )
+            }),
         )
         .route(
             "/demo/pkg/index.js",
-            get(move || async move { asset("text/javascript; charset=utf-8", Bytes::from_static(index_js), false) }),
+            get(move || async move {
+                asset(
+                    "text/javascript; charset=utf-8",
+                    Bytes::from_static(index_js),
+                    false,
+                )
+            }),
         )
         .route(
             "/demo/pkg/scv2_web.js",
-            get(move || async move { asset("text/javascript; charset=utf-8", Bytes::from_static(glue_js), false) }),
+            get(move || async move {
+                asset(
+                    "text/javascript; charset=utf-8",
+                    Bytes::from_static(glue_js),
+                    false,
+                )
+            }),
         )
         .route(
             "/demo/pkg/scv2_web_bg.wasm",

@@ -320,12 +320,7 @@ impl ClientSession {
     /// `invalid_state` (closed), `payload_too_large`, `session_expired`, `session_exhausted`;
     /// `invalid_argument` for a bad `nowMs`. On error no sequence number was used.
     #[wasm_bindgen(js_name = sealRequest)]
-    pub fn seal_request(
-        &self,
-        ctx: &str,
-        body: Vec<u8>,
-        now_ms: f64,
-    ) -> JsResult<PendingRequest> {
+    pub fn seal_request(&self, ctx: &str, body: Vec<u8>, now_ms: f64) -> JsResult<PendingRequest> {
         let body = Zeroizing::new(body);
         let now = js_u64(now_ms).map_err(js_error)?;
         let cap = if body.len() > self.inner.limits().max_payload {

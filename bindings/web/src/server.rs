@@ -49,8 +49,8 @@ impl Server {
                 .map_err(|_| js_error(scv2::Error::InvalidArgument))?,
         );
         let created = js_u64(created_at_ms).map_err(js_error)?;
-        let key =
-            scv2::ServerKey::from_private_bytes(key_id, &raw, created, None).map_err(js_error)?;
+        let key = scrubbed(|| scv2::ServerKey::from_private_bytes(key_id, &raw, created, None))
+            .map_err(js_error)?;
         let spki = scv2::spki_base64(key.public_key());
         self.inner.add_key(key).map_err(js_error)?;
         Ok(spki)
@@ -60,8 +60,8 @@ impl Server {
     #[wasm_bindgen(js_name = generateKey)]
     pub fn generate_key(&mut self, key_id: &str, now_ms: f64) -> JsResult<String> {
         let now = js_u64(now_ms).map_err(js_error)?;
-        let key =
-            scv2::ServerKey::generate(key_id, now, None, &mut scv2::OsRng).map_err(js_error)?;
+        let key = scrubbed(|| scv2::ServerKey::generate(key_id, now, None, &mut scv2::OsRng))
+            .map_err(js_error)?;
         let spki = scv2::spki_base64(key.public_key());
         self.inner.add_key(key).map_err(js_error)?;
         Ok(spki)

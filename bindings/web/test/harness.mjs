@@ -153,3 +153,38 @@ export async function runDemo(context, url, password = "NewP@ssw0rd-web") {
   const result = JSON.parse(await page.textContent("#result"));
   return { page, result, console };
 }
+
+/**
+ * Run `f` (one call into the wasm module) and check that the stack scrub covered it: the shadow
+ * stack (the linear memory below 1 MiB, where rustc's wasm layout puts it, growing down) is
+ * painted before the call; after it, the deepest bytes written must be the scrub's zeros, not the
+ * core's frames: below the scrubbed area there may only be the scrub's own helper frames (at most
+ * 1 KiB; zeroize's loop is not inlined in a debug build), then 4 KiB of zeros must follow.
+ * Returns f's result and the depth reached.
+ */
+export function scrubbedCall(memory, f) {
+  const TOP = 1 << 20;
+  const LOW = TOP - 256 * 1024;
+  new Uint8Array(memory.buffer).fill(0xa5, LOW, TOP);
+  const result = f();
+  const m = new Uint8Array(memory.buffer);
+  let low = LOW;
+  while (low < TOP && m[low] === 0xa5) low++;
+  const depth = TOP - low;
+  if (depth < 4096 + 1024) throw new Error(`scrub probe: only ${depth} bytes of stack written (layout changed?)`);
+  // The scrub's own frames: the first 4 KiB run of zeros must start within 1 KiB of the bottom.
+  const window = m.subarray(low, low + 1024 + 4096);
+  let start = -1;
+  for (let i = 0, run = 0; i < window.length; i++) {
+    run = window[i] === 0 ? run + 1 : 0;
+    if (run === 4096) {
+      start = i - 4095;
+      break;
+    }
+  }
+  const residue = start === -1 || start > 1024 ? 0 : -1;
+  if (residue !== -1) {
+    throw new Error(`the core's stack reached ${depth} bytes: its deepest frames were not scrubbed`);
+  }
+  return { result, depth };
+}

@@ -7,7 +7,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { INIT, PKG_DIST, keygen, registration, startGateway, tempDir } from "./harness.mjs";
+import { INIT, PKG_DIST, keygen, registration, scrubbedCall, startGateway, tempDir } from "./harness.mjs";
 
 const sdk = await import(join(PKG_DIST, "index.js"));
 const { SecureChannel, GatewayError, Scv2Error, initSync, init, PATH_SESSION } = sdk;
@@ -225,4 +225,25 @@ test("CORS: exact origins only, preflight answered, headers exposed; none withou
   }
   // A bad origin is refused at start.
   await assert.rejects(startGateway({ keyFile: key.file, corsOrigins: ["https://App.example.com/"] }), /cors-origin/);
+});
+
+test("the shipped (release) module: the stack scrub covers the client's calls", async () => {
+  // The same module instance the SDK uses: initSync returns its exports.
+  const glue = await import(join(PKG_DIST, "scv2_web.js"));
+  const memory = glue.initSync({ module: readFileSync(join(PKG_DIST, "scv2_web_bg.wasm")) }).memory;
+  const call = (f) => scrubbedCall(memory, f).result;
+  const config = new sdk.ClientConfig();
+  config.pin(key.pin.keyId, key.pin.publicKey);
+  const headers = { "Content-Type": "application/json;charset=UTF-8", Accept: "application/json", "X-Client-Hash": "scrub" };
+  const hs = call(() => sdk.ClientHandshake.start(config, key.pin.keyId));
+  const r130 = await fetch(`${gw.url}${PATH_SESSION}`, { method: "POST", headers, body: sdk.webFormEncode(hs.envelope) });
+  const type130 = sdk.webFormDecode(await r130.text());
+  const cs = call(() => hs.finish(type130, Date.now()));
+  const ctx = `POST ${INIT}`;
+  const p = call(() => cs.sealRequest(ctx, new TextEncoder().encode('{"sessionId":"nope","password":"NewP@ssw0rd"}'), Date.now()));
+  const res = await fetch(`${gw.url}${INIT}`, { method: "POST", body: sdk.webFormEncode(p.envelope),
+    headers: { ...headers, "X-SC-Session-Id": cs.sessionId, "X-SC-Version": "2" } });
+  const type129 = sdk.webFormDecode(await res.text());
+  const plain = call(() => cs.openResponse(p, ctx, type129));
+  assert.equal(JSON.parse(new TextDecoder().decode(plain)).code, "AUTH.SESSION_NOT_FOUND");
 });

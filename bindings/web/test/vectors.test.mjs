@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
+import { scrubbedCall } from "./harness.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "../../..");
 const PKG = process.env.SCV2_WEB_TEST_PKG ?? join(ROOT, "target/web-test/pkg");
@@ -258,4 +259,24 @@ test("the decrypted answer's copy is zeroized once it is handed to JavaScript", 
   const plain = a.cs.openResponse(p, ctx, answer);
   assert.equal(new TextDecoder().decode(plain), marker);
   assert.equal(Buffer.from(exportsOf.memory.buffer).indexOf(marker), -1);
+});
+
+test("the stack scrub covers every export that runs the core's cryptography (debug frames)", () => {
+  const call = (f) => scrubbedCall(exportsOf.memory, f).result;
+  const now = 1_764_400_000_000;
+  const server = new w.Server(64);
+  const spki = call(() => server.generateKey("k-scrub", now));
+  const config = new w.ClientConfig();
+  config.pin("k-scrub", spki);
+  const hs = call(() => w.ClientHandshake.start(config, "k-scrub"));
+  const acc = call(() => server.accept(hs.envelope, now));
+  const ss = call(() => acc.respond("sid-scrub", now + 600_000, new Uint8Array()));
+  const cs = call(() => hs.finish(ss.handshakeResponse, now));
+  for (const size of [0, 1024, 16384]) {
+    const body = new Uint8Array(size).fill(0x41);
+    const p = call(() => cs.sealRequest("POST /x", body, now));
+    const o = call(() => ss.openRequest("POST /x", p.envelope, now));
+    const a = call(() => ss.sealResponse(o, "POST /x", body));
+    assert.equal(call(() => cs.openResponse(p, "POST /x", a)).length, size);
+  }
 });
