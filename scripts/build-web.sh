@@ -12,6 +12,7 @@
 #   bash scripts/build-web.sh --bench   # also the benchmark build: release, feature server,
 #                                       # target/web-bench/pkg/
 #
+# SCV2_WASM_OPT_LEVEL (default -Oz) sets wasm-opt's level: -O3 is faster and larger (BENCHMARKS.md).
 # The shipped package never contains the test-only exports: this script checks it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -89,7 +90,7 @@ bindgen() {
     mkdir -p "$out"
     cp "$wasm" "$tmp/scv2_web.wasm"
     if [ "${3:-opt}" = opt ] && command -v wasm-opt >/dev/null; then
-        wasm-opt -Oz "${WASM_OPT_FEATURES[@]}" "$wasm" -o "$tmp/scv2_web.wasm"
+        wasm-opt "${SCV2_WASM_OPT_LEVEL:--Oz}" "${WASM_OPT_FEATURES[@]}" "$wasm" -o "$tmp/scv2_web.wasm"
         "$WASM_BINDGEN" --target web --out-dir "$out" "$tmp/scv2_web.wasm"
         if ! smoke "$out"; then
             echo "build-web.sh: the wasm-opt output does not load; using the unoptimized module" >&2

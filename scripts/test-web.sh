@@ -27,6 +27,10 @@ fi
 lap "build the package and the test build"
 bash scripts/build-web.sh --test
 
+lap "clippy for the wasm target (the allocator and the exports only compile there)"
+cargo clippy -q --target wasm32-unknown-unknown -p scv2-web -- -D warnings
+cargo clippy -q --target wasm32-unknown-unknown -p scv2-web --features test-vectors -- -D warnings
+
 lap "build scv2 (it embeds the package for --web-demo)"
 cargo build -q -p scv2-gateway --bin scv2
 

@@ -6,6 +6,8 @@
 //! milliseconds since the Unix epoch (`Date.now()`). Every failure throws an `Error` named
 //! `Scv2Error` with the stable `code` of SPEC.md section 10. A failed call changes no state.
 
+#![forbid(unsafe_code)]
+
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 

@@ -3,6 +3,8 @@
 //! both ends of a handshake in one page. The shipped npm package is built without it
 //! (`scripts/build-web.sh` checks that none of these names is exported).
 
+#![forbid(unsafe_code)]
+
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 

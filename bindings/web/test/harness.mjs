@@ -182,8 +182,7 @@ export function scrubbedCall(memory, f) {
       break;
     }
   }
-  const residue = start === -1 || start > 1024 ? 0 : -1;
-  if (residue !== -1) {
+  if (start === -1 || start > 1024) {
     throw new Error(`the core's stack reached ${depth} bytes: its deepest frames were not scrubbed`);
   }
   return { result, depth };
