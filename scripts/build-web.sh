@@ -139,6 +139,15 @@ if echo "$exports" | grep -Eiq "$FORBIDDEN_EXPORTS" ||
     exit 1
 fi
 
+# The safety net for forgotten handles: wasm-bindgen frees (and so zeroizes) a collected handle
+# through a FinalizationRegistry; check that the glue has one for every class holding secrets.
+for cls in ClientHandshake ClientSession PendingRequest; do
+    grep -q "${cls}Finalization = .*FinalizationRegistry" "$STAGE/scv2_web.js" || {
+        echo "build-web.sh: the glue has no FinalizationRegistry for $cls" >&2
+        exit 1
+    }
+done
+
 # 6. The TypeScript layer (tsc pinned by package-lock.json), into dist/ beside the module.
 if [ ! -x "$WEB/node_modules/.bin/tsc" ]; then
     t "npm ci ($WEB)"

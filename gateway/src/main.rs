@@ -58,7 +58,11 @@ enum Cmd {
         input: String,
     },
     /// Start a server on a free loopback port with a temporary database and run the whole flow.
-    Demo,
+    Demo {
+        /// Instead, serve the web demo page and print its link (the flow runs in a browser).
+        #[arg(long)]
+        browser: bool,
+    },
 }
 
 #[derive(clap::Args)]
@@ -350,7 +354,12 @@ fn main() -> ExitCode {
             } => registration_add(&db, &email, &name, ttl_secs).map(|_| ExitCode::SUCCESS),
             Cmd::Call(a) => call(a).await,
             Cmd::Inspect { input } => inspect(&input).map(|_| ExitCode::SUCCESS),
-            Cmd::Demo => scv2_gateway::demo::run().await.map(|_| ExitCode::SUCCESS),
+            Cmd::Demo { browser: false } => {
+                scv2_gateway::demo::run().await.map(|_| ExitCode::SUCCESS)
+            }
+            Cmd::Demo { browser: true } => scv2_gateway::webdemo::run_browser()
+                .await
+                .map(|_| ExitCode::SUCCESS),
         }
     });
     match result {

@@ -153,3 +153,46 @@ pub fn apply(
         );
     Ok(router.merge(demo))
 }
+
+/// `scv2 demo --browser`: the gateway with this page on a free loopback port and a temporary
+/// database, one registration, and the page's link with its init session id (printed, and opened
+/// with `xdg-open` when `DISPLAY` or `WAYLAND_DISPLAY` is set). Runs until Ctrl-C or SIGTERM; the database is
+/// removed afterwards.
+pub async fn run_browser() -> anyhow::Result<()> {
+    let token = crate::server::new_token()?;
+    let dir = std::env::temp_dir().join(format!("scv2-web-demo-{}-{token}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let result = async {
+        let mut cfg =
+            crate::server::GatewayConfig::new("127.0.0.1:0".parse()?, dir.join("demo.sqlite"));
+        cfg.web_demo = true;
+        let gw = crate::server::start(cfg).await?;
+        let now = crate::clock::system_now_ms();
+        let reg = gw.store().add_registration(
+            &token,
+            "user@example.com",
+            "Test User",
+            now,
+            24 * 3600 * 1000,
+        )?;
+        let url = format!("{}{PATH}?sid={}", gw.url(), reg.token);
+        println!("scv2 web demo: open {url}");
+        println!(
+            "(a registration for {}; enter a new password and run the flow; Ctrl-C ends)",
+            reg.email
+        );
+        // Best effort, on a desktop only (a terminal browser must not take over the terminal).
+        if std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some() {
+            let _ = std::process::Command::new("xdg-open")
+                .arg(&url)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn();
+        }
+        gw.run_until_signal().await
+    }
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}

@@ -11,7 +11,8 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { ROOT, keygen, launchChromium, registration, runDemo, startGateway, startPageServer, tempDir } from "./harness.mjs";
+import { spawn } from "node:child_process";
+import { ROOT, SCV2, keygen, launchChromium, registration, runDemo, startGateway, startPageServer, tempDir } from "./harness.mjs";
 
 // What the gateway answers to a byte-identical retransmission of an accepted envelope.
 //   "refused":   400 SECURE_CHANNEL.INVALID_PAYLOAD in plaintext (the replay window refuses it);
@@ -99,5 +100,31 @@ test("cross origin: an allowed origin runs the flow; another origin is refused b
     }
   } finally {
     await gw.stop();
+  }
+});
+
+test("scv2 demo --browser prints a link that runs the flow", async () => {
+  const child = spawn(SCV2, ["demo", "--browser"], { stdio: ["ignore", "pipe", "pipe"], env: { PATH: process.env.PATH, HOME: process.env.HOME ?? "/tmp" } }); // no DISPLAY: nothing is opened
+  try {
+    let out = "";
+    const url = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no link printed:\n${out}`)), 20_000);
+      child.stdout.on("data", (d) => {
+        out += d;
+        const m = /open (http:\/\/127\.0\.0\.1:\d+\/demo\/\?sid=\S+)/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]);
+        }
+      });
+      child.on("exit", (code) => reject(new Error(`scv2 demo --browser exited ${code}:\n${out}`)));
+    });
+    const { page, result } = await runDemo(browser.context, url);
+    assertFlow(result);
+    await page.close();
+  } finally {
+    const exited = new Promise((r) => child.once("exit", r));
+    child.kill("SIGTERM");
+    await exited;
   }
 });
