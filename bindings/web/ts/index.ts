@@ -415,6 +415,7 @@ export class SecureChannel {
     const ctx = `POST ${url.pathname}`;
     let pending: PendingRequest | undefined;
     try {
+      if (this.#now() >= live.expiresAtMs) return; // expired: the gateway has dropped it already
       const bytes = encoder.encode("{}");
       pending = live.session.sealRequest(ctx, bytes, this.#now());
       const res = await this.#send("POST", url.href, live, webFormEncode(pending.envelope), options);
