@@ -38,6 +38,9 @@ bash scripts/test-kotlin.sh
 step "Swift binding (XCTest in a Debian 13 chroot with Swift 6)"
 bash scripts/test-swift.sh
 
+step "web SDK: wasm + TypeScript; vectors in Node, SecureChannel against scv2 serve, Chromium (scripts/test-web.sh)"
+bash scripts/test-web.sh
+
 step "independent Python implementation of SPEC.md against the vectors"
 if ! python3 -c 'import cryptography' 2>/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check cryptography

@@ -75,6 +75,9 @@ compile_error!(
 
 mod config;
 mod error;
+// The C ABI is not built for the browser target: its `extern "C"` functions would be exported
+// from every wasm module that links the core (bindings/web/), server role included.
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub mod ffi;
 mod handshake;
 mod keys;

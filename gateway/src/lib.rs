@@ -7,6 +7,7 @@
 
 pub mod client;
 pub mod clock;
+pub mod cors;
 pub mod demo;
 pub mod i18n;
 pub mod inspect;
@@ -16,6 +17,7 @@ pub mod ratelimit;
 pub mod server;
 pub mod store;
 pub mod validate;
+pub mod webdemo;
 
 pub use client::{CallResult, ClientOptions, ScClient};
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -58,7 +58,11 @@ enum Cmd {
         input: String,
     },
     /// Start a server on a free loopback port with a temporary database and run the whole flow.
-    Demo,
+    Demo {
+        /// Instead, serve the web demo page and print its link (the flow runs in a browser).
+        #[arg(long)]
+        browser: bool,
+    },
 }
 
 #[derive(clap::Args)]
@@ -90,6 +94,12 @@ struct ServeArgs {
     /// Argon2id parallelism.
     #[arg(long, default_value_t = 1)]
     argon2_p: u32,
+    /// Let browser apps on this origin call the gateway (CORS; exact, e.g. https://app.example.com; repeatable).
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    cors_origins: Vec<String>,
+    /// Serve the web demo page (the password-init flow with the web SDK) at /demo/.
+    #[arg(long)]
+    web_demo: bool,
 }
 
 #[derive(Subcommand)]
@@ -187,6 +197,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         p: a.argon2_p,
     };
     cfg.storage_key = storage_key_from_env()?;
+    (cfg.cors_origins, cfg.web_demo) = (a.cors_origins, a.web_demo);
     let gw = scv2_gateway::start(cfg).await?;
     let doc = gw.public_key();
     tracing::info!(url = %gw.url(), key_id = %doc.key_id, public_key = %doc.public_key, "scv2 gateway ready");
@@ -196,6 +207,13 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         doc.key_id,
         doc.public_key
     );
+    if a.web_demo {
+        eprintln!(
+            "web demo: {}{}?sid=<init session id>",
+            gw.url(),
+            scv2_gateway::webdemo::PATH
+        );
+    }
     gw.run_until_signal().await
 }
 
@@ -336,7 +354,12 @@ fn main() -> ExitCode {
             } => registration_add(&db, &email, &name, ttl_secs).map(|_| ExitCode::SUCCESS),
             Cmd::Call(a) => call(a).await,
             Cmd::Inspect { input } => inspect(&input).map(|_| ExitCode::SUCCESS),
-            Cmd::Demo => scv2_gateway::demo::run().await.map(|_| ExitCode::SUCCESS),
+            Cmd::Demo { browser: false } => {
+                scv2_gateway::demo::run().await.map(|_| ExitCode::SUCCESS)
+            }
+            Cmd::Demo { browser: true } => scv2_gateway::webdemo::run_browser()
+                .await
+                .map(|_| ExitCode::SUCCESS),
         }
     });
     match result {

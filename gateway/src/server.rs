@@ -70,6 +70,10 @@ pub struct GatewayConfig {
     pub storage_key: Option<Zeroizing<[u8; 32]>>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
+    /// Browser origins allowed to call the gateway (CORS, exact match; see `cors.rs`).
+    pub cors_origins: Vec<String>,
+    /// Serve the web demo page at `/demo/` (see `webdemo.rs`).
+    pub web_demo: bool,
 }
 
 impl std::fmt::Debug for GatewayConfig {
@@ -110,6 +114,8 @@ impl GatewayConfig {
             padding_block: 64,
             storage_key: None,
             clock: Arc::new(SystemClock),
+            cors_origins: Vec::new(),
+            web_demo: false,
         }
     }
 }
@@ -310,6 +316,8 @@ pub async fn start(cfg: GatewayConfig) -> anyhow::Result<Gateway> {
         .route(PATH_PASSWORD_INIT, post(init_handler))
         .fallback(fallback_handler)
         .with_state(app.clone());
+    let router = crate::webdemo::apply(router, cfg.web_demo, &public_key)?;
+    let router = crate::cors::apply(router, &cfg.cors_origins)?;
 
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
