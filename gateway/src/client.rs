@@ -8,7 +8,7 @@ use scv2::{ClientConfig, ClientHandshake, ClientSession, OsRng, PendingRequest, 
 use serde_json::Value;
 
 use crate::clock::{Clock, SystemClock};
-use crate::server::{CONTENT_TYPE_JSON, PATH_PUBLIC_KEY, PATH_SESSION, PATH_SESSION_CLOSE};
+use crate::paths::{CONTENT_TYPE_JSON, PATH_PUBLIC_KEY, PATH_SESSION, PATH_SESSION_CLOSE};
 
 /// Client settings.
 #[derive(Clone)]
