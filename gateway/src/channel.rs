@@ -499,7 +499,8 @@ pub async fn reload_session(app: &Arc<App>, sid: &str, now_ms: u64) {
             match scv2::ServerSession::import(&app.storage_key, sid, &rec.sealed, &app.sc_config) {
                 Ok(s) => {
                     let live = Arc::new(Live::new(s, group, rec.generation));
-                    let evicted = end_sessions(app.sessions.insert(live).into_iter().map(|(l, _)| l));
+                    let evicted =
+                        end_sessions(app.sessions.insert(live).into_iter().map(|(l, _)| l));
                     if let Err(e) = app.store.delete_sessions(evicted).await {
                         tracing::error!(error = %format!("{e:#}"), "deleting evicted sessions failed");
                     }

@@ -23,6 +23,8 @@ pub struct ClientOptions {
     pub cf_ip: Option<String>,
     /// Send envelopes in the web form instead of raw binary.
     pub web_form: bool,
+    /// Connect from this local address (tests use several loopback addresses).
+    pub local_address: Option<std::net::IpAddr>,
     /// The clock used for the client's expiry checks.
     pub clock: Arc<dyn Clock>,
 }
@@ -36,6 +38,7 @@ impl ClientOptions {
             lang: None,
             cf_ip: None,
             web_form: false,
+            local_address: None,
             clock: Arc::new(SystemClock),
         }
     }
@@ -95,6 +98,7 @@ impl ScClient {
     pub fn new(opts: ClientOptions) -> anyhow::Result<ScClient> {
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(60))
+            .local_address(opts.local_address)
             .build()
             .context("building the HTTP client")?;
         Ok(ScClient {

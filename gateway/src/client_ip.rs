@@ -92,7 +92,10 @@ fn parse_forwarded_entry(entry: &str) -> Option<IpAddr> {
     }
     if let Some(rest) = e.strip_prefix('[') {
         let inner = rest.split(']').next()?;
-        return inner.parse::<Ipv6Addr>().ok().map(|a| canonical(IpAddr::V6(a)));
+        return inner
+            .parse::<Ipv6Addr>()
+            .ok()
+            .map(|a| canonical(IpAddr::V6(a)));
     }
     let (host, port) = e.rsplit_once(':')?;
     port.parse::<u16>().ok()?;
@@ -136,8 +139,14 @@ impl ClientGroup {
     /// Parse the [`Display`](fmt::Display) form back (`a.b.c.d` or `x:x::/64`).
     pub fn parse(s: &str) -> Option<ClientGroup> {
         match s.strip_suffix("/64") {
-            Some(v6) => v6.parse::<Ipv6Addr>().ok().map(|a| ClientGroup::of(IpAddr::V6(a))),
-            None => s.parse::<Ipv4Addr>().ok().map(|a| ClientGroup::V4(a.octets())),
+            Some(v6) => v6
+                .parse::<Ipv6Addr>()
+                .ok()
+                .map(|a| ClientGroup::of(IpAddr::V6(a))),
+            None => s
+                .parse::<Ipv4Addr>()
+                .ok()
+                .map(|a| ClientGroup::V4(a.octets())),
         }
     }
 

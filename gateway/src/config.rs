@@ -111,7 +111,10 @@ impl std::fmt::Debug for GatewayConfig {
         f.debug_struct("GatewayConfig")
             .field("listen", &self.listen)
             .field("db_path", &self.db_path)
-            .field("storage_key", &self.storage_key.as_ref().map(|_| "[redacted]"))
+            .field(
+                "storage_key",
+                &self.storage_key.as_ref().map(|_| "[redacted]"),
+            )
             .field("test_env", &self.test_env)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("session_ttl_ms", &self.session_ttl_ms)

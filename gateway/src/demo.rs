@@ -66,7 +66,10 @@ async fn run_in(dir: &std::path::Path) -> anyhow::Result<()> {
     // Keys from outside the database, as in production: a key file (0600) and a storage key.
     let key_file = dir.join("server-key.json");
     let now = system_now_ms();
-    let key_id = format!("k-demo-{}", crate::util::hex(&crate::util::random_bytes::<3>()?));
+    let key_id = format!(
+        "k-demo-{}",
+        crate::util::hex(&crate::util::random_bytes::<3>()?)
+    );
     let key = scv2::ServerKey::generate(&key_id, now, None, &mut scv2::OsRng)
         .map_err(|e| anyhow::anyhow!("demo key: {e}"))?;
     crate::keyfile::write(&key_file, &key)?;

@@ -77,7 +77,11 @@ pub async fn session_open(State(app): State<Arc<App>>, mut req: Req, body: Body)
         client_group: req.client.group.to_string(),
         last_used_ms: req.now,
     };
-    let live = Arc::new(Live::new(session, Some(req.client.group), record.generation));
+    let live = Arc::new(Live::new(
+        session,
+        Some(req.client.group),
+        record.generation,
+    ));
     let evicted = end_sessions(app.sessions.insert(live).into_iter().map(|(l, _)| l));
     if let Err(e) = app.store.create_session(record, evicted).await {
         tracing::error!(request_id = %req.request_id, error = %format!("{e:#}"), "persisting a new session failed");

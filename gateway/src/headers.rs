@@ -53,7 +53,11 @@ pub fn cf_problems(h: &HeaderMap) -> Problems {
 /// Middleware on every route under `--test-env`: a request without valid Cloudflare headers
 /// did not come through the (simulated) CDN and is answered 400 in plaintext before anything
 /// else (no limit counts it, nothing is read or decrypted).
-pub async fn require_cloudflare(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+pub async fn require_cloudflare(
+    State(app): State<Arc<App>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let problems = cf_problems(request.headers());
     if problems.is_empty() {
         return next.run(request).await;

@@ -214,7 +214,9 @@ pub fn problem(p: Problem, lang: Lang) -> String {
         (Problem::MoreUnknown(n), En) => format!("has {n} more fields that are not allowed"),
         (Problem::MoreUnknown(n), Zh) => format!("还有 {n} 个不允许的字段"),
         (Problem::MoreUnknown(n), ZhHant) => format!("還有 {n} 個不允許的欄位"),
-        (Problem::MoreUnknown(n), Ja) => format!("ほかに許可されていないフィールドが {n} 個あります"),
+        (Problem::MoreUnknown(n), Ja) => {
+            format!("ほかに許可されていないフィールドが {n} 個あります")
+        }
         (Problem::MoreUnknown(n), Vi) => format!("còn {n} trường khác không được phép"),
     }
 }

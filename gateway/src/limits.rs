@@ -129,7 +129,12 @@ impl Limits {
 
     /// Count the attempt against the SC session it names (a session the server issued and
     /// found). A refusal takes back `ticket`.
-    pub fn init_session(&self, ticket: &InitTicket, session_id: &str, now_ms: u64) -> Result<(), u64> {
+    pub fn init_session(
+        &self,
+        ticket: &InitTicket,
+        session_id: &str,
+        now_ms: u64,
+    ) -> Result<(), u64> {
         let key = key16(&[b"init-session", session_id.as_bytes()]);
         self.init_session.hit(&key, now_ms).inspect_err(|_| {
             self.init_ip.undo(&ticket.group, ticket.at);
@@ -191,9 +196,16 @@ mod tests {
     #[test]
     fn rotating_hashes_share_the_address_budget() {
         let l = Limits::new(&LimitsConfig::default());
-        let c = ClientAddr::new("203.0.113.5".parse().unwrap_or(std::net::Ipv4Addr::LOCALHOST.into()));
+        let c = ClientAddr::new(
+            "203.0.113.5"
+                .parse()
+                .unwrap_or(std::net::Ipv4Addr::LOCALHOST.into()),
+        );
         let allowed = (0..200)
-            .filter(|i| l.init_attempt(&c, format!("hash-{i}").as_bytes(), 1000).is_ok())
+            .filter(|i| {
+                l.init_attempt(&c, format!("hash-{i}").as_bytes(), 1000)
+                    .is_ok()
+            })
             .count();
         assert_eq!(allowed, 20);
     }
@@ -201,7 +213,11 @@ mod tests {
     #[test]
     fn a_refusal_counts_nowhere() {
         let l = Limits::new(&LimitsConfig::default());
-        let c = ClientAddr::new("203.0.113.6".parse().unwrap_or(std::net::Ipv4Addr::LOCALHOST.into()));
+        let c = ClientAddr::new(
+            "203.0.113.6"
+                .parse()
+                .unwrap_or(std::net::Ipv4Addr::LOCALHOST.into()),
+        );
         for _ in 0..5 {
             assert!(l.init_attempt(&c, b"h", 1000).is_ok());
         }

@@ -202,7 +202,11 @@ struct CallArgs {
     path: String,
     /// The JSON body to encrypt, inline (`-`: read it from stdin). A body with a password
     /// belongs in --json-file or stdin: command lines are visible to other local users.
-    #[arg(long, conflicts_with = "json_file", required_unless_present = "json_file")]
+    #[arg(
+        long,
+        conflicts_with = "json_file",
+        required_unless_present = "json_file"
+    )]
     json: Option<String>,
     /// Read the JSON body to encrypt from this file.
     #[arg(long)]
@@ -412,7 +416,9 @@ async fn call(a: CallArgs) -> anyhow::Result<ExitCode> {
         rfc3339(session.expires_at_ms())
     );
     let method = a.method.to_ascii_uppercase();
-    let r = client.call(&session, &method, &a.path, json.as_bytes()).await?;
+    let r = client
+        .call(&session, &method, &a.path, json.as_bytes())
+        .await?;
     println!(
         "HTTP {} ({})",
         r.status,

@@ -24,9 +24,9 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
+use axum::body::Bytes;
 use axum::http::{HeaderValue, Request, Response, StatusCode};
 use axum::Router;
-use axum::body::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -80,7 +80,11 @@ pub fn open_file_limit() -> Option<u64> {
 /// `configured`, lowered so that connections cannot exhaust the file descriptors.
 pub fn effective_max_connections(configured: usize) -> usize {
     let cap = open_file_limit()
-        .map(|n| usize::try_from(n).unwrap_or(usize::MAX).saturating_sub(FD_RESERVE))
+        .map(|n| {
+            usize::try_from(n)
+                .unwrap_or(usize::MAX)
+                .saturating_sub(FD_RESERVE)
+        })
         .unwrap_or(usize::MAX);
     configured.min(cap).max(1)
 }
@@ -341,13 +345,9 @@ impl hyper::service::Service<Request<Incoming>> for Service {
             inner: body,
             done: done.clone(),
         });
-        let lang = Lang::from_accept_language(
-            parts
-                .headers
-                .get("accept-language")
-                .and_then(|v| v.to_str().ok()),
-        );
-        let rid = request_id(&parts.headers);
+        // Only what a timeout answer needs (computed if it happens).
+        let lang_header = parts.headers.get("accept-language").cloned();
+        let rid_header = parts.headers.get("x-request-id").cloned();
         let req = Request::from_parts(parts, body);
         let router = self.router.clone();
         let slot = self.slot.clone();
@@ -363,7 +363,17 @@ impl hyper::service::Service<Request<Incoming>> for Service {
                         .metrics()
                         .request_timeouts
                         .fetch_add(1, Ordering::Relaxed);
-                    timeout_answer(lang, &rid, cfg.clock.now_ms())
+                    let mut h = axum::http::HeaderMap::new();
+                    if let Some(v) = lang_header {
+                        h.insert("accept-language", v);
+                    }
+                    if let Some(v) = rid_header {
+                        h.insert("x-request-id", v);
+                    }
+                    let lang = Lang::from_accept_language(
+                        h.get("accept-language").and_then(|v| v.to_str().ok()),
+                    );
+                    timeout_answer(lang, &request_id(&h), cfg.clock.now_ms())
                 }
             };
             if !done.load(Ordering::Acquire) {
@@ -517,6 +527,8 @@ async fn serve_connection(sock: TcpStream, svc: Service, mut stop: watch::Receiv
         // backstop; the watchdog below enforces the header and idle timeouts separately.
         .header_read_timeout(t.idle + t.header)
         .keep_alive(true)
+        // (Not `pipeline_flush`: a client that never stops pipelining would make hyper hold
+        // every answer in memory.)
         .max_buf_size(64 * 1024);
     let mut conn = builder.serve_connection(io, svc);
     let mut stopping = false;
@@ -528,7 +540,8 @@ async fn serve_connection(sock: TcpStream, svc: Service, mut stop: watch::Receiv
             HEAD => t.header,
             _ => t.request + Duration::from_secs(5),
         };
-        let deadline_ms = since.saturating_add(u64::try_from(limit.as_millis()).unwrap_or(u64::MAX));
+        let deadline_ms =
+            since.saturating_add(u64::try_from(limit.as_millis()).unwrap_or(u64::MAX));
         let wait = Duration::from_millis(deadline_ms.saturating_sub(slot.now_ms()));
         tokio::select! {
             r = std::future::poll_fn(|cx| conn.poll_without_shutdown(cx)) => break r,

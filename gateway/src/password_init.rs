@@ -45,10 +45,7 @@ pub async fn handler(
     let Some(live) = channel::find_session(&app, &mut req, &headers) else {
         return req.session_not_found();
     };
-    if let Err(retry) = app
-        .limits
-        .init_session(&ticket, live.session_id(), req.now)
-    {
+    if let Err(retry) = app.limits.init_session(&ticket, live.session_id(), req.now) {
         return req.rate_limited(retry);
     }
     let env = match channel::read_envelope(&app, &req, body).await {

@@ -94,7 +94,12 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
     }
 
     /// Drop up to `budget` keys from the front whose hits all left the window.
-    fn sweep_front(&self, t: &mut LinkedHashMap<K, VecDeque<u64>>, now_ms: u64, budget: usize) -> Swept {
+    fn sweep_front(
+        &self,
+        t: &mut LinkedHashMap<K, VecDeque<u64>>,
+        now_ms: u64,
+        budget: usize,
+    ) -> Swept {
         let mut s = Swept::default();
         while s.visited < budget {
             let Some((_, q)) = t.front() else { break };
@@ -119,7 +124,8 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
                 let live = q.iter().filter(|&&h| !self.expired(h, now_ms)).count();
                 if live >= self.spec.limit as usize {
                     let first_live = q.iter().copied().find(|&h| !self.expired(h, now_ms));
-                    let free_at = first_live.map_or(now_ms, |f| f.saturating_add(self.spec.window_ms));
+                    let free_at =
+                        first_live.map_or(now_ms, |f| f.saturating_add(self.spec.window_ms));
                     Err(free_at.saturating_sub(now_ms).div_ceil(1000).max(1))
                 } else {
                     Ok(())
@@ -256,7 +262,13 @@ mod tests {
 
     #[test]
     fn sweeps_cost_the_expired_keys_only() {
-        let l = RateLimiter::new(RateSpec { limit: 1, window_ms: 10 }, 1 << 20);
+        let l = RateLimiter::new(
+            RateSpec {
+                limit: 1,
+                window_ms: 10,
+            },
+            1 << 20,
+        );
         for k in 0..10u32 {
             assert_eq!(l.hit(&k, 0), Ok(()));
         }
@@ -265,9 +277,21 @@ mod tests {
         }
         // The hits above swept the 10 stale keys incrementally; a sweep now visits one key.
         assert_eq!(l.len(), 10_000);
-        assert_eq!(l.sweep(1_005, usize::MAX), Swept { removed: 0, visited: 1 });
+        assert_eq!(
+            l.sweep(1_005, usize::MAX),
+            Swept {
+                removed: 0,
+                visited: 1
+            }
+        );
         let s = l.sweep(1_010, 4096);
-        assert_eq!(s, Swept { removed: 4096, visited: 4096 });
+        assert_eq!(
+            s,
+            Swept {
+                removed: 4096,
+                visited: 4096
+            }
+        );
         assert_eq!(l.len(), 10_000 - 4096);
     }
 }

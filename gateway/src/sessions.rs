@@ -314,7 +314,10 @@ mod tests {
             }
         }
         assert_eq!(evicted, vec![("s00000".to_owned(), Eviction::PerGroup)]);
-        assert_eq!((t.group_len(&ClientGroup::V4([198, 51, 100, 1])), t.len()), (3, 4));
+        assert_eq!(
+            (t.group_len(&ClientGroup::V4([198, 51, 100, 1])), t.len()),
+            (3, 4)
+        );
     }
 
     #[test]

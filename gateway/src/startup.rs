@@ -324,9 +324,7 @@ pub async fn start(cfg: GatewayConfig) -> anyhow::Result<Gateway> {
             headers::require_cloudflare,
         ));
     }
-    let router = router
-        .fallback(handlers::fallback)
-        .with_state(app.clone());
+    let router = router.fallback(handlers::fallback).with_state(app.clone());
 
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await

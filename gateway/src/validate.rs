@@ -304,7 +304,10 @@ mod tests {
         assert_eq!(p[0], ("k00000".to_owned(), vec![Problem::Unknown]));
         assert_eq!(
             p[MAX_REPORTED_UNKNOWN],
-            ("body".to_owned(), vec![Problem::MoreUnknown(6500 - MAX_REPORTED_UNKNOWN)])
+            (
+                "body".to_owned(),
+                vec![Problem::MoreUnknown(6500 - MAX_REPORTED_UNKNOWN)]
+            )
         );
     }
 }

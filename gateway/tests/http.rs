@@ -832,7 +832,10 @@ async fn two_hundred_concurrent_clients() -> R {
     for i in 0..200u32 {
         let env = env.clone();
         tasks.push(tokio::spawn(async move {
-            let c = env.client_at(&format!("client-hash-{i:03}"), &format!("198.18.{}.{}", i / 100, i % 100 + 1))?;
+            let c = env.client_at(
+                &format!("client-hash-{i:03}"),
+                &format!("198.18.{}.{}", i / 100, i % 100 + 1),
+            )?;
             let token = env.registration(&format!("user{i:03}@example.com")).await?;
             let doc = c.public_key().await?;
             let key_id = c.check_document(&doc)?;

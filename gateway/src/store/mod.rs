@@ -309,8 +309,11 @@ pub trait Store: Send + Sync + 'static {
     /// Unexpired sessions, most recently used first, at most `max`.
     async fn load_sessions(&self, now_ms: u64, max: usize) -> StoreResult<Vec<SessionRecord>>;
     /// One unexpired session.
-    async fn load_session(&self, session_id: &str, now_ms: u64)
-        -> StoreResult<Option<SessionRecord>>;
+    async fn load_session(
+        &self,
+        session_id: &str,
+        now_ms: u64,
+    ) -> StoreResult<Option<SessionRecord>>;
     /// Store a new session (generation 0) and delete `evicted` ones, in one transaction.
     async fn create_session(&self, record: SessionRecord, evicted: Vec<String>) -> StoreResult<()>;
     /// Delete sessions (and their answers).

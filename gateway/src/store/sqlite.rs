@@ -16,8 +16,8 @@ use zeroize::Zeroizing;
 
 use super::{
     CachedAnswer, Claim, Commit, CommitError, Committed, Effect, EffectOutcome, Registration,
-    Reseal, Resealed, SessionRecord, Store, StoreResult, StoredKey, TokenHash, User,
-    ANSWER_CACHE, USER_STATUS_ACTIVE,
+    Reseal, Resealed, SessionRecord, Store, StoreResult, StoredKey, TokenHash, User, ANSWER_CACHE,
+    USER_STATUS_ACTIVE,
 };
 use crate::files;
 
@@ -279,7 +279,9 @@ impl SqliteStore {
     fn meta_secret(&self, name: &str) -> anyhow::Result<Option<Zeroizing<[u8; 32]>>> {
         let conn = self.lock()?;
         let v: Option<Vec<u8>> = conn
-            .query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| r.get(0))
+            .query_row("SELECT value FROM meta WHERE name = ?1", [name], |r| {
+                r.get(0)
+            })
             .optional()?;
         let Some(v) = v.map(Zeroizing::new) else {
             return Ok(None);
@@ -330,7 +332,11 @@ impl SqliteStore {
         })
     }
 
-    fn release_claim_sync(conn: &Connection, token: &TokenHash, claim: u64) -> rusqlite::Result<()> {
+    fn release_claim_sync(
+        conn: &Connection,
+        token: &TokenHash,
+        claim: u64,
+    ) -> rusqlite::Result<()> {
         conn.execute(
             "UPDATE registrations SET claim_id = NULL, claimed_until_ms = NULL \
              WHERE token_hash = ?1 AND claim_id = ?2",
@@ -557,7 +563,10 @@ impl Store for SqliteStore {
                         out.resealed += 1;
                     }
                     None => {
-                        tx.execute("DELETE FROM sc_sessions WHERE session_id = ?1", [&r.session_id])?;
+                        tx.execute(
+                            "DELETE FROM sc_sessions WHERE session_id = ?1",
+                            [&r.session_id],
+                        )?;
                         out.dropped += 1;
                     }
                 }
@@ -618,7 +627,9 @@ impl Store for SqliteStore {
                 tx.execute("DELETE FROM sc_sessions WHERE session_id = ?1", [sid])?;
             }
             tx.execute(
-                &format!("INSERT INTO sc_sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+                &format!(
+                    "INSERT INTO sc_sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                ),
                 params![
                     r.session_id,
                     r.sealed,
@@ -754,7 +765,11 @@ impl Store for SqliteStore {
                 [&token.as_bytes()[..]],
                 |r| r.get(0),
             )?;
-            Ok(if exists { Claim::Unavailable } else { Claim::Unknown })
+            Ok(if exists {
+                Claim::Unavailable
+            } else {
+                Claim::Unknown
+            })
         })
         .await?
     }
