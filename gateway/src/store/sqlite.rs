@@ -103,12 +103,15 @@ fn has_column(conn: &Connection, table: &str, column: &str) -> rusqlite::Result<
     Ok(false)
 }
 
+/// A version-0 registration row: token, email, name, created, expires, used.
+type RegistrationV0 = (Zeroizing<String>, String, String, i64, i64, Option<i64>);
+
 /// Version 0 (the first gateway): plaintext tokens, sessions without generation or group.
 fn migrate_from_v0(tx: &Transaction<'_>) -> anyhow::Result<()> {
     if has_column(tx, "registrations", "token")? {
         tx.execute_batch("ALTER TABLE registrations RENAME TO registrations_v0")?;
         tx.execute_batch(SCHEMA_V1)?;
-        let rows: Vec<(Zeroizing<String>, String, String, i64, i64, Option<i64>)> = {
+        let rows: Vec<RegistrationV0> = {
             let mut st = tx.prepare(
                 "SELECT token, email, name, created_at_ms, expires_at_ms, used_at_ms \
                  FROM registrations_v0",
@@ -814,5 +817,100 @@ impl Store for SqliteStore {
             Ok(to_u64(n))
         })
         .await?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCHEMA_V0: &str = "
+        CREATE TABLE meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+        CREATE TABLE server_keys (key_id TEXT PRIMARY KEY, private_key BLOB NOT NULL,
+            created_at_ms INTEGER NOT NULL, expires_at_ms INTEGER);
+        CREATE TABLE sc_sessions (session_id TEXT PRIMARY KEY, sealed BLOB NOT NULL,
+            expires_at_ms INTEGER NOT NULL);
+        CREATE TABLE registrations (token TEXT PRIMARY KEY, email TEXT NOT NULL,
+            name TEXT NOT NULL, created_at_ms INTEGER NOT NULL, expires_at_ms INTEGER NOT NULL,
+            used_at_ms INTEGER);
+        CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT, biz_id TEXT UNIQUE,
+            email TEXT NOT NULL, name TEXT NOT NULL, status INTEGER NOT NULL,
+            password_hash TEXT NOT NULL, created_at_ms INTEGER NOT NULL);
+        INSERT INTO registrations VALUES ('old-plaintext-token', 'a@example.com', 'A', 1, 9000000000000, NULL);
+        INSERT INTO sc_sessions VALUES ('sid-old', X'02000000000000000700', 9000000000000);
+    ";
+
+    #[tokio::test]
+    async fn version_0_databases_are_migrated() -> anyhow::Result<()> {
+        let dir = std::env::temp_dir().join(format!("scv2-mig-{}", crate::util::new_token()?));
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join("old.sqlite");
+        files::create_private(&path)?;
+        Connection::open(&path)?.execute_batch(SCHEMA_V0)?;
+        let store = SqliteStore::open(&path)?;
+        let token = TokenHash::of("old-plaintext-token");
+        let claim = store.claim_registration(token, 1, 2, 1000).await?;
+        assert!(
+            matches!(claim, Claim::Claimed(ref r) if r.email == "a@example.com"),
+            "{claim:?}"
+        );
+        let rec = store.load_session("sid-old", 0).await?;
+        assert_eq!(rec.map(|r| r.generation), Some(7));
+        let version: i64 = store
+            .lock()?
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        assert_eq!(version, SCHEMA_VERSION);
+        drop(store);
+        // The plaintext token is gone from the file (secure_delete zeroed the old table).
+        let conn = Connection::open(&path)?;
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        drop(conn);
+        let bytes = std::fs::read(&path)?;
+        assert!(!bytes.windows(19).any(|w| w == b"old-plaintext-token"));
+        std::fs::remove_dir_all(&dir)?;
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn claims_are_single_and_released() -> anyhow::Result<()> {
+        let dir = std::env::temp_dir().join(format!("scv2-claim-{}", crate::util::new_token()?));
+        std::fs::create_dir_all(&dir)?;
+        let store = SqliteStore::open(&dir.join("c.sqlite"))?;
+        let t = TokenHash::of("tok");
+        store
+            .add_registration(t, "c@example.com", "C", 0, 1_000_000)
+            .await?;
+        assert!(matches!(
+            store.claim_registration(t, 1, 10, 100).await?,
+            Claim::Claimed(_)
+        ));
+        assert_eq!(
+            store.claim_registration(t, 2, 20, 100).await?,
+            Claim::Unavailable
+        );
+        // Another claim id cannot release it; the holder can.
+        store.release_claim(t, 2).await?;
+        assert_eq!(
+            store.claim_registration(t, 3, 30, 100).await?,
+            Claim::Unavailable
+        );
+        store.release_claim(t, 1).await?;
+        assert!(matches!(
+            store.claim_registration(t, 4, 40, 100).await?,
+            Claim::Claimed(_)
+        ));
+        // A lease ends by itself.
+        assert!(matches!(
+            store.claim_registration(t, 5, 140, 100).await?,
+            Claim::Claimed(_)
+        ));
+        assert_eq!(
+            store
+                .claim_registration(TokenHash::of("nope"), 6, 150, 100)
+                .await?,
+            Claim::Unknown
+        );
+        std::fs::remove_dir_all(&dir)?;
+        Ok(())
     }
 }
