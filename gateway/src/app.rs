@@ -51,7 +51,7 @@ impl std::fmt::Debug for App {
     }
 }
 
-/// Monotonic counters (read with [`Metrics::snapshot`]).
+/// Monotonic counters (read with [`App::snapshot`] or `Gateway::metrics`).
 #[derive(Debug, Default)]
 pub struct Metrics {
     /// Argon2 hashes computed.
@@ -62,6 +62,8 @@ pub struct Metrics {
     pub commit_conflicts: AtomicU64,
     /// Connections refused at accept because their address had too many.
     pub connections_refused_per_ip: AtomicU64,
+    /// Connections refused at accept because every slot had a request in progress.
+    pub connections_refused_full: AtomicU64,
     /// Connections closed to make room for a new one (idle or still sending headers).
     pub connections_evicted: AtomicU64,
     /// Connections closed because their headers did not arrive in time.
@@ -87,6 +89,8 @@ pub struct MetricsSnapshot {
     pub commit_conflicts: u64,
     /// Connections refused per address.
     pub connections_refused_per_ip: u64,
+    /// Connections refused: every slot busy.
+    pub connections_refused_full: u64,
     /// Connections evicted for room.
     pub connections_evicted: u64,
     /// Header timeouts.
@@ -120,6 +124,7 @@ impl App {
             retransmissions: get(&m.retransmissions),
             commit_conflicts: get(&m.commit_conflicts),
             connections_refused_per_ip: get(&m.connections_refused_per_ip),
+            connections_refused_full: get(&m.connections_refused_full),
             connections_evicted: get(&m.connections_evicted),
             header_timeouts: get(&m.header_timeouts),
             idle_closes: get(&m.idle_closes),

@@ -145,8 +145,9 @@ impl Connections {
         self.table.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Register a new connection, or `None` if its group has too many. Evicts the stalest
-    /// non-busy connection when the table is over its cap.
+    /// Register a new connection, or `None` if its group has too many, or if the table is full
+    /// of connections with a request in progress. Otherwise, when the table is full, the
+    /// connection that has been idle or sending headers the longest is closed to make room.
     fn admit(&self, group: Option<ClientGroup>, metrics: &Metrics) -> Option<Arc<Slot>> {
         let mut t = self.lock();
         if let Some(g) = group {
@@ -173,16 +174,27 @@ impl Connections {
                 })
                 .min_by_key(|s| s.since_ms.load(Ordering::Acquire))
                 .cloned();
-            if let Some(v) = victim {
-                v.kill();
-                metrics.connections_evicted.fetch_add(1, Ordering::Relaxed);
+            match victim {
+                Some(v) => {
+                    v.kill();
+                    metrics.connections_evicted.fetch_add(1, Ordering::Relaxed);
+                }
+                None => {
+                    // Every connection has a request in progress: no room, refuse this one.
+                    metrics
+                        .connections_refused_full
+                        .fetch_add(1, Ordering::Relaxed);
+                    return None;
+                }
             }
         }
         t.next_id += 1;
+        // A new connection is waiting for its first request's headers: the header timeout runs
+        // from the accept (a connection that sends nothing is closed as soon as a slow one).
         let slot = Arc::new(Slot {
             id: t.next_id,
             group,
-            phase: AtomicU8::new(IDLE),
+            phase: AtomicU8::new(HEAD),
             since_ms: AtomicU64::new(0),
             changed: Notify::new(),
             killed: AtomicBool::new(false),
