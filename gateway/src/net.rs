@@ -589,19 +589,25 @@ async fn serve_connection(sock: TcpStream, svc: Service, mut stop: watch::Receiv
     };
     if result.is_ok() {
         let parts = conn.into_parts();
-        linger(parts.io.into_inner().inner).await;
+        // A connection we closed while it was idle has nothing in flight from the client; one
+        // closed after an answer to an unread body may still be receiving it.
+        let linger_for = if stopping { SHORT_LINGER } else { LINGER };
+        linger(parts.io.into_inner().inner, linger_for).await;
     }
 }
 
+/// Lingering after closing an idle connection.
+const SHORT_LINGER: Duration = Duration::from_millis(100);
+
 /// Close after the answer without resetting it: stop writing, read and drop what the client
-/// still sends (bounded), then close.
-async fn linger(mut sock: TcpStream) {
+/// still sends (bounded in bytes and time), then close.
+async fn linger(mut sock: TcpStream, linger_for: Duration) {
     if sock.shutdown().await.is_err() {
         return;
     }
     let mut buf = [0u8; 8192];
     let mut left = LINGER_BYTES;
-    let _ = tokio::time::timeout(LINGER, async {
+    let _ = tokio::time::timeout(linger_for, async {
         while left > 0 {
             match sock.read(&mut buf).await {
                 Ok(0) | Err(_) => break,

@@ -443,6 +443,12 @@ impl SqliteStore {
             .map_err(db)?;
         } else {
             if let Some(u) = &c.update {
+                // Generations only grow, and the row's column is the blob's own.
+                if u.generation <= c.expected_generation
+                    || scv2::export_generation(&u.sealed).ok() != Some(u.generation)
+                {
+                    return Err(CommitError::Conflict);
+                }
                 let n = tx
                     .execute(
                         "UPDATE sc_sessions SET sealed = ?2, generation = ?3, last_used_ms = ?4 \
