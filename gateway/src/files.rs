@@ -108,7 +108,26 @@ pub struct DbLock {
 }
 
 impl DbLock {
-    /// Take the lock of `db` or fail, naming the file and the process that holds it.
+    /// Take the lock of `db`, waiting up to `wait` for it to be released (an owner that is
+    /// restarting, or a forked child that still holds a copy of the descriptor until it execs);
+    /// then fail, naming the file and the process that holds it.
+    pub fn acquire_within(db: &Path, wait: std::time::Duration) -> anyhow::Result<DbLock> {
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            match DbLock::acquire(db) {
+                Ok(l) => return Ok(l),
+                Err(e)
+                    if std::time::Instant::now() < deadline
+                        && e.to_string().contains("already in use") =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(25));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Take the lock of `db` or fail at once, naming the file and the process that holds it.
     pub fn acquire(db: &Path) -> anyhow::Result<DbLock> {
         let path = lock_path(db);
         check_private(&path, "lock file")?;

@@ -230,7 +230,12 @@ pub async fn start(cfg: GatewayConfig) -> anyhow::Result<Gateway> {
             bail!("--require-external-keys: the server key must come from --key-file");
         }
     }
-    let lock = DbLock::acquire(&cfg.db_path)?;
+    let db_path = cfg.db_path.clone();
+    let lock = tokio::task::spawn_blocking(move || {
+        DbLock::acquire_within(&db_path, Duration::from_secs(1))
+    })
+    .await
+    .context("locking the database")??;
     let db_path = cfg.db_path.clone();
     let sqlite = tokio::task::spawn_blocking(move || SqliteStore::open(&db_path))
         .await

@@ -474,16 +474,25 @@ async fn f1_external_keys_are_required_and_adopted() -> R {
 
     // A database that kept its storage key: moving to an external one re-seals the live
     // sessions (they keep working) and deletes the stored key.
-    let mut env = env_with(|_| {}).await?;
+    use anyhow::Context as _;
+    let mut env = env_with(|_| {}).await.context("first start")?;
     let c = env.client("h-ext", None)?;
-    let s = env.session(&c).await?;
-    let r = c.call(&s, "POST", INIT, b"{}").await?;
+    let s = env.session(&c).await.context("session")?;
+    let r = c
+        .call(&s, "POST", INIT, b"{}")
+        .await
+        .context("request #1")?;
     assert_eq!((r.status, r.encrypted), (400, true));
     let external = zeroize::Zeroizing::new([7u8; 32]);
     env.cfg.storage_key = Some(external);
-    env.restart().await?;
+    env.restart()
+        .await
+        .context("restart with the external key")?;
     let c = env.client("h-ext", None)?;
-    let r = c.call(&s, "POST", INIT, b"{}").await?;
+    let r = c
+        .call(&s, "POST", INIT, b"{}")
+        .await
+        .context("request #2")?;
     assert_eq!((r.status, r.encrypted), (400, true), "{}", r.body);
     assert!(env.gw().store().stored_storage_key().await?.is_none());
     println!(
