@@ -77,6 +77,30 @@ impl Serve {
     fn log(&self) -> String {
         self.stderr.lock().map(|l| l.join("\n")).unwrap_or_default()
     }
+    /// `(keyId, publicKey)` from the ready line.
+    fn key(&self) -> Option<(String, String)> {
+        let log = self.log();
+        let line = log.lines().find(|l| l.contains("scv2 gateway on "))?;
+        let key_id = line
+            .split("keyId ")
+            .nth(1)?
+            .split_whitespace()
+            .next()?
+            .to_owned();
+        let public = line
+            .split("publicKey ")
+            .nth(1)?
+            .split_whitespace()
+            .next()?
+            .to_owned();
+        Some((key_id, public))
+    }
+    /// SIGKILL: no shutdown, no flush.
+    fn crash(mut self) -> R {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
     /// SIGTERM and wait (graceful shutdown).
     fn stop(mut self) -> R {
         Command::new("kill")
@@ -1274,7 +1298,8 @@ fn f7_argon2_is_built_with_zeroize() -> R {
 // Was: a retransmitted accepted envelope got 400 (replay) and a fresh request 404, so a client
 // that lost the answer could not tell "done" from "bad token". Figure: bytes of the answers to
 // retransmissions (identical to the first), the number of users and hashes they cost (1 and 1),
-// also after a restart, for concurrent copies, and when the client hung up before the answer.
+// also after a restart, for concurrent copies, when the client hung up before the answer, and
+// after the server was killed with SIGKILL right after sending a 201.
 
 #[tokio::test]
 async fn f8_retransmissions_get_the_first_answers_bytes() -> R {
@@ -1370,6 +1395,74 @@ async fn f8_a_client_that_hangs_up_still_gets_its_201_later() -> R {
     // The first copy did the work; the retransmission was answered from it.
     let m = env.gw().metrics();
     assert_eq!((m.argon2_hashes, m.retransmissions), (1, 1));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn f8_a_201_received_survives_a_crash_of_the_server() -> R {
+    let dir = TempDir::new();
+    let db = dir.path("gw.sqlite");
+    let db_s = db.to_string_lossy().to_string();
+    let args = [
+        "--db",
+        db_s.as_str(),
+        "--argon2-m-kib",
+        "8192",
+        "--argon2-t",
+        "1",
+    ];
+    let first = serve_up("", &args, &[])?;
+    let (key_id, public) = first
+        .key()
+        .ok_or_else(|| anyhow::anyhow!("no key in {}", first.log()))?;
+    let out = Command::new(bin())
+        .args([
+            "registration",
+            "add",
+            "--db",
+            &db_s,
+            "--email",
+            "crash@example.com",
+            "--name",
+            "C",
+        ])
+        .output()?;
+    let token = String::from_utf8(out.stdout)?
+        .lines()
+        .last()
+        .unwrap_or("")
+        .to_owned();
+    let client = |url: &str| -> R<ScClient> {
+        let mut c = ScClient::new(ClientOptions::new(url))?;
+        c.pin(&key_id, &public)?;
+        Ok(c)
+    };
+    let c = client(&first.url)?;
+    let s = c.open_session(&key_id).await?;
+    let h = c.standard_headers(Some(s.session_id()));
+    let (p, envelope) = c.seal(&s, "POST", INIT, &init_body(&token, "NewP@ssw0rd"))?;
+    let answer = c
+        .send(Method::POST, INIT, h.clone(), envelope.clone())
+        .await?;
+    assert_eq!(answer.status, 201);
+    // The answer arrived: kill -9 at once (no graceful shutdown), start again on the database.
+    first.crash()?;
+    let second = serve_up("", &args, &[])?;
+    let c2 = client(&second.url)?;
+    let again = c2.send(Method::POST, INIT, h, envelope).await?;
+    println!(
+        "figure 8: 201 received, server killed with SIGKILL, restarted: the retransmission got HTTP {} \
+         with {} the first answer",
+        again.status,
+        if again.body == answer.body { "the same bytes as" } else { "OTHER bytes than" }
+    );
+    assert_eq!((again.status, &again.body), (201, &answer.body));
+    let r = c2.read_answer(&s, p, "POST", INIT, again)?;
+    assert_eq!((r.status, r.code()), (201, "2000"));
+    second.stop()?;
+    let users = scv2_gateway::store::SqliteStore::open(&db)?;
+    use scv2_gateway::store::Store as _;
+    assert_eq!(users.user_count().await?, 1);
     Ok(())
 }
 
