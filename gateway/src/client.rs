@@ -8,7 +8,7 @@ use scv2::{ClientConfig, ClientHandshake, ClientSession, OsRng, PendingRequest, 
 use serde_json::Value;
 
 use crate::clock::{Clock, SystemClock};
-use crate::server::{CONTENT_TYPE_JSON, PATH_PUBLIC_KEY, PATH_SESSION, PATH_SESSION_CLOSE};
+use crate::paths::{CONTENT_TYPE_JSON, PATH_PUBLIC_KEY, PATH_SESSION, PATH_SESSION_CLOSE};
 
 /// Client settings.
 #[derive(Clone)]
@@ -23,6 +23,8 @@ pub struct ClientOptions {
     pub cf_ip: Option<String>,
     /// Send envelopes in the web form instead of raw binary.
     pub web_form: bool,
+    /// Connect from this local address (tests use several loopback addresses).
+    pub local_address: Option<std::net::IpAddr>,
     /// The clock used for the client's expiry checks.
     pub clock: Arc<dyn Clock>,
 }
@@ -36,6 +38,7 @@ impl ClientOptions {
             lang: None,
             cf_ip: None,
             web_form: false,
+            local_address: None,
             clock: Arc::new(SystemClock),
         }
     }
@@ -95,6 +98,7 @@ impl ScClient {
     pub fn new(opts: ClientOptions) -> anyhow::Result<ScClient> {
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(60))
+            .local_address(opts.local_address)
             .build()
             .context("building the HTTP client")?;
         Ok(ScClient {

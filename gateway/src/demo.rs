@@ -8,10 +8,13 @@ use serde_json::Value;
 
 use crate::client::{CallResult, ClientOptions, ScClient};
 use crate::clock::{rfc3339, system_now_ms};
-use crate::server::{self, GatewayConfig, PATH_PASSWORD_INIT};
+use crate::config::GatewayConfig;
+use crate::paths::PATH_PASSWORD_INIT;
+use crate::store::TokenHash;
+use crate::util::new_token;
 
 fn temp_dir() -> anyhow::Result<PathBuf> {
-    let token = server::new_token()?;
+    let token = new_token()?;
     let dir = std::env::temp_dir().join(format!("scv2-demo-{}-{token}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     Ok(dir)
@@ -60,28 +63,43 @@ pub async fn run() -> anyhow::Result<()> {
 async fn run_in(dir: &std::path::Path) -> anyhow::Result<()> {
     let db = dir.join("scv2-demo.sqlite");
     let listen: SocketAddr = "127.0.0.1:0".parse()?;
-    let gw = server::start(GatewayConfig::new(listen, db.clone())).await?;
+    // Keys from outside the database, as in production: a key file (0600) and a storage key.
+    let key_file = dir.join("server-key.json");
+    let now = system_now_ms();
+    let key_id = format!(
+        "k-demo-{}",
+        crate::util::hex(&crate::util::random_bytes::<3>()?)
+    );
+    let key = scv2::ServerKey::generate(&key_id, now, None, &mut scv2::OsRng)
+        .map_err(|e| anyhow::anyhow!("demo key: {e}"))?;
+    crate::keyfile::write(&key_file, &key)?;
+    let mut cfg = GatewayConfig::new(listen, db.clone());
+    cfg.key_files = vec![key_file];
+    cfg.storage_key = Some(zeroize::Zeroizing::new(crate::util::random_bytes::<32>()?));
+    cfg.require_external_keys = true;
+    let gw = crate::start(cfg).await?;
     println!("== scv2 demo ==");
     println!(
-        "0. server listening on {} (temporary database {})",
+        "0. server listening on {} (temporary database {}, server key file and storage key outside it)",
         gw.url(),
         db.display()
     );
 
-    let now = system_now_ms();
-    let token = server::new_token()?;
-    let reg = gw.store().add_registration(
-        &token,
-        "user@example.com",
-        "Test User",
-        now,
-        24 * 3600 * 1000,
-    )?;
+    let token = new_token()?;
+    let reg = gw
+        .store()
+        .add_registration(
+            TokenHash::of(&token),
+            "user@example.com",
+            "Test User",
+            now,
+            24 * 3600 * 1000,
+        )
+        .await?;
     println!(
-        "1. registration for {} ({}); init session id {} valid until {}",
+        "1. registration for {} ({}); init session id {token} valid until {} (the database keeps its SHA-256 only)",
         reg.email,
         reg.name,
-        reg.token,
         rfc3339(reg.expires_at_ms)
     );
 
@@ -112,6 +130,7 @@ async fn run_in(dir: &std::path::Path) -> anyhow::Result<()> {
             client.body_of(&envelope),
         )
         .await?;
+    let first_bytes = raw.body.clone();
     let r = client.read_answer(&session, pending, "POST", PATH_PASSWORD_INIT, raw)?;
     println!(
         "4. POST {PATH_PASSWORD_INIT} (request #1, {} envelope bytes)\n   → {}",
@@ -121,13 +140,15 @@ async fn run_in(dir: &std::path::Path) -> anyhow::Result<()> {
     expect("password init", &r, 201, true, "2000")?;
     let stored = gw
         .store()
-        .password_hash("user@example.com")?
+        .password_hash("user@example.com")
+        .await?
         .unwrap_or_default();
     println!(
         "   stored password: {}… (Argon2id PHC string only)",
         stored.get(..30).unwrap_or("")
     );
 
+    // The answer to #1 could have been lost on the way: the client sends the same bytes again.
     let raw = client
         .send(
             reqwest::Method::POST,
@@ -136,13 +157,40 @@ async fn run_in(dir: &std::path::Path) -> anyhow::Result<()> {
             client.body_of(&envelope),
         )
         .await?;
+    let identical = raw.status == 201 && raw.body == first_bytes;
+    println!(
+        "5. the same envelope sent again (a retransmission after a lost answer)\n   → HTTP {}, {} bytes, {} the first answer (no new encryption: the answer is cached with the session)",
+        raw.status,
+        raw.body.len(),
+        if identical { "byte-identical to" } else { "DIFFERENT from" }
+    );
+    if !identical {
+        bail!("retransmission: expected the first answer's exact bytes");
+    }
+
+    // The same sequence number with other bytes is still a replay.
+    let mut tampered = envelope.clone();
+    if let Some(b) = tampered.get_mut(20) {
+        *b ^= 1;
+    }
+    let raw = client
+        .send(
+            reqwest::Method::POST,
+            PATH_PASSWORD_INIT,
+            client.standard_headers(Some(session.session_id())),
+            client.body_of(&tampered),
+        )
+        .await?;
     let replay = CallResult {
         status: raw.status,
         encrypted: false,
         body: raw.json().unwrap_or(Value::Null),
         raw,
     };
-    println!("5. the same envelope replayed\n   → {}", show(&replay));
+    println!(
+        "   the same sequence number with one ciphertext bit flipped\n   → {}",
+        show(&replay)
+    );
     expect(
         "replay",
         &replay,

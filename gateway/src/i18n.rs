@@ -131,6 +131,11 @@ pub fn message(code: &str, lang: Lang) -> &'static str {
         ("SYSTEM.SERVICE_UNAVAILABLE", ZhHant) => "服務暫時無法使用",
         ("SYSTEM.SERVICE_UNAVAILABLE", Ja) => "サービスは一時的に利用できません",
         ("SYSTEM.SERVICE_UNAVAILABLE", Vi) => "Dịch vụ tạm thời không khả dụng",
+        ("SYSTEM.REQUEST_TIMEOUT", En) => "The request was not received in time",
+        ("SYSTEM.REQUEST_TIMEOUT", Zh) => "请求接收超时",
+        ("SYSTEM.REQUEST_TIMEOUT", ZhHant) => "請求接收逾時",
+        ("SYSTEM.REQUEST_TIMEOUT", Ja) => "リクエストの受信がタイムアウトしました",
+        ("SYSTEM.REQUEST_TIMEOUT", Vi) => "Không nhận được yêu cầu kịp thời",
         (_, En) => "Internal server error",
         (_, Zh) => "服务器内部错误",
         (_, ZhHant) => "伺服器內部錯誤",
@@ -158,6 +163,8 @@ pub enum Problem {
     NotObject,
     /// A header with a wrong value; the expected value is given.
     HeaderValue(&'static str),
+    /// More fields the endpoint does not define than the answer lists (their number).
+    MoreUnknown(usize),
 }
 
 /// The localized text of a problem.
@@ -204,6 +211,13 @@ pub fn problem(p: Problem, lang: Lang) -> String {
         (Problem::HeaderValue(v), ZhHant) => format!("必須為 {v}"),
         (Problem::HeaderValue(v), Ja) => format!("{v} である必要があります"),
         (Problem::HeaderValue(v), Vi) => format!("phải là {v}"),
+        (Problem::MoreUnknown(n), En) => format!("has {n} more fields that are not allowed"),
+        (Problem::MoreUnknown(n), Zh) => format!("还有 {n} 个不允许的字段"),
+        (Problem::MoreUnknown(n), ZhHant) => format!("還有 {n} 個不允許的欄位"),
+        (Problem::MoreUnknown(n), Ja) => {
+            format!("ほかに許可されていないフィールドが {n} 個あります")
+        }
+        (Problem::MoreUnknown(n), Vi) => format!("còn {n} trường khác không được phép"),
     }
 }
 
@@ -232,6 +246,8 @@ mod tests {
                 "SECURE_CHANNEL.SESSION_NOT_FOUND",
                 "AUTH.SESSION_NOT_FOUND",
                 "RATE_LIMIT.EXCEEDED",
+                "SYSTEM.REQUEST_TIMEOUT",
+                "SYSTEM.SERVICE_UNAVAILABLE",
             ] {
                 assert!(!message(c, l).is_empty());
             }

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use scv2::wire::{parse_any, Envelope};
 
-use crate::server::hex;
+use crate::util::hex;
 
 /// Describe an envelope, one `name: value` per line.
 pub fn describe(input: &[u8]) -> Result<String, scv2::Error> {

@@ -2,23 +2,46 @@
 //! `POST /web/v1/secure-channel/session`, `POST /web/v1/secure-channel/session/close` and
 //! `POST /web/v1/system/auth/password/init`, with SQLite storage, plus the client used by the
 //! `scv2` CLI. See `gateway/README.md`.
+//!
+//! Layout: [`config`] (settings and defaults), [`startup`] (keys, database, start and stop),
+//! [`net`] (connections and timeouts), [`answer`] (request context and answers), [`headers`]
+//! (header checks), [`channel`] (open / commit / retransmit, for any SCv2 route), [`handlers`]
+//! and [`password_init`] (the routes), [`limits`] and [`ratelimit`] (rate limits),
+//! [`sessions`] (live sessions), [`store`] (the storage interface and SQLite), [`files`]
+//! (file modes and the database lock), [`client_ip`] (who the client is).
 
 #![forbid(unsafe_code)]
 
+pub mod answer;
+pub mod app;
+pub mod channel;
 pub mod client;
+pub mod client_ip;
 pub mod clock;
+pub mod config;
 pub mod cors;
 pub mod demo;
+pub mod files;
+pub mod handlers;
+pub mod headers;
 pub mod i18n;
 pub mod inspect;
 pub mod keyfile;
+pub mod limits;
+pub mod net;
 pub mod password;
+pub mod password_init;
+pub mod paths;
 pub mod ratelimit;
-pub mod server;
+pub mod sessions;
+pub mod startup;
 pub mod store;
+pub mod util;
 pub mod validate;
 pub mod webdemo;
 
+pub use app::MetricsSnapshot;
 pub use client::{CallResult, ClientOptions, ScClient};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use server::{start, Gateway, GatewayConfig};
+pub use config::{GatewayConfig, Timeouts};
+pub use startup::{start, Gateway};

@@ -10,10 +10,12 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use scv2_gateway::clock::{rfc3339, system_now_ms};
+use scv2_gateway::config;
+use scv2_gateway::limits::LimitsConfig;
 use scv2_gateway::password::Argon2Params;
 use scv2_gateway::ratelimit::RateSpec;
-use scv2_gateway::store::Store;
-use scv2_gateway::{ClientOptions, GatewayConfig, ScClient};
+use scv2_gateway::store::{SqliteStore, TokenHash};
+use scv2_gateway::{ClientOptions, GatewayConfig, ScClient, Timeouts};
 use zeroize::Zeroizing;
 
 #[derive(Parser)]
@@ -70,21 +72,78 @@ struct ServeArgs {
     /// Listen address.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// SQLite database (created if missing).
+    /// SQLite database (created 0600 if missing; one `serve` per database).
     #[arg(long, default_value = "scv2.sqlite")]
     db: PathBuf,
-    /// Server key file(s) from `scv2 keygen` (repeat for rotation).
+    /// Server key file(s) from `scv2 keygen`, mode 0600 (repeat for rotation).
     #[arg(long = "key-file")]
     key_files: Vec<PathBuf>,
-    /// Cloudflare simulation: client IP from CF-Connecting-IP; Cf-Ray and cf-ipcountry required.
+    /// File holding the storage key (64 hex characters), mode 0600; instead of SCV2_STORAGE_KEY.
+    #[arg(long)]
+    storage_key_file: Option<PathBuf>,
+    /// Refuse to start unless the storage key (SCV2_STORAGE_KEY or --storage-key-file) and the
+    /// server key (--key-file) come from outside the database.
+    #[arg(long)]
+    require_external_keys: bool,
+    /// Believe CF-Connecting-IP / X-Forwarded-For from peers in this network (repeatable), e.g.
+    /// your CDN's or load balancer's ranges. Other peers are the client themselves.
+    #[arg(long = "trust-proxy", value_name = "CIDR")]
+    trust_proxy: Vec<ipnet::IpNet>,
+    /// Cloudflare simulation: Cf-Ray and cf-ipcountry required on every route; loopback peers
+    /// are trusted proxies (their CF-Connecting-IP is the client).
     #[arg(long)]
     test_env: bool,
     /// Secure-channel session lifetime, seconds.
-    #[arg(long, default_value_t = 1800)]
+    #[arg(long, default_value_t = config::DEFAULT_SESSION_TTL_SECS)]
     session_ttl_secs: u64,
-    /// Session creations allowed per client IP per minute.
+    /// Most live SC sessions (beyond: the least recently used idle one is evicted).
+    #[arg(long, default_value_t = config::DEFAULT_MAX_SESSIONS)]
+    max_sessions: usize,
+    /// Most live SC sessions per client IPv4 address or IPv6 /64 (beyond: its oldest is evicted).
+    #[arg(long, default_value_t = config::DEFAULT_MAX_SESSIONS_PER_IP)]
+    max_sessions_per_ip: usize,
+    /// Session creations allowed per client address per minute.
     #[arg(long, default_value_t = 60)]
     session_rate_per_min: u32,
+    /// Password inits per (client address, X-Client-Hash) per window.
+    #[arg(long, default_value_t = 5)]
+    init_rate_per_client: u32,
+    /// Password inits per client address per window, whatever the X-Client-Hash.
+    #[arg(long, default_value_t = 20)]
+    init_rate_per_ip: u32,
+    /// Password inits per SC session per window.
+    #[arg(long, default_value_t = 5)]
+    init_rate_per_session: u32,
+    /// The password-init window, seconds.
+    #[arg(long, default_value_t = 300)]
+    init_window_secs: u64,
+    /// Failed password inits naming one existing init token, per hour (then 429).
+    #[arg(long, default_value_t = 10)]
+    token_failures_per_hour: u32,
+    /// Most keys per rate-limit table (beyond: the key with the oldest last hit is evicted).
+    #[arg(long, default_value_t = 100_000)]
+    max_limiter_entries: usize,
+    /// Header read timeout (first byte of a request to the end of its headers), seconds.
+    #[arg(long, default_value_t = config::DEFAULT_HEADER_TIMEOUT_SECS)]
+    header_timeout_secs: u64,
+    /// Body read timeout, seconds (then 408).
+    #[arg(long, default_value_t = config::DEFAULT_BODY_TIMEOUT_SECS)]
+    body_timeout_secs: u64,
+    /// Keep-alive idle timeout, seconds.
+    #[arg(long, default_value_t = config::DEFAULT_IDLE_TIMEOUT_SECS)]
+    idle_timeout_secs: u64,
+    /// Whole-request timeout (headers read to answer ready), seconds (then 503).
+    #[arg(long, default_value_t = config::DEFAULT_REQUEST_TIMEOUT_SECS)]
+    request_timeout_secs: u64,
+    /// Most open connections (lowered to the open-file limit minus 32).
+    #[arg(long, default_value_t = config::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// Most open connections per client address (peers that are not trusted proxies).
+    #[arg(long, default_value_t = config::DEFAULT_MAX_CONNECTIONS_PER_IP)]
+    max_connections_per_ip: usize,
+    /// Largest request body, bytes.
+    #[arg(long, default_value_t = config::DEFAULT_MAX_BODY)]
+    max_body_bytes: usize,
     /// Argon2id memory, KiB.
     #[arg(long, default_value_t = 19 * 1024)]
     argon2_m_kib: u32,
@@ -94,6 +153,9 @@ struct ServeArgs {
     /// Argon2id parallelism.
     #[arg(long, default_value_t = 1)]
     argon2_p: u32,
+    /// Argon2 hashes at once (default: the number of CPUs).
+    #[arg(long)]
+    hash_concurrency: Option<usize>,
     /// Let browser apps on this origin call the gateway (CORS; exact, e.g. https://app.example.com; repeatable).
     #[arg(long = "cors-origin", value_name = "ORIGIN")]
     cors_origins: Vec<String>,
@@ -148,9 +210,17 @@ struct CallArgs {
     method: String,
     /// Path, e.g. /web/v1/system/auth/password/init.
     path: String,
-    /// The JSON body to encrypt.
+    /// The JSON body to encrypt, inline (`-`: read it from stdin). A body with a password
+    /// belongs in --json-file or stdin: command lines are visible to other local users.
+    #[arg(
+        long,
+        conflicts_with = "json_file",
+        required_unless_present = "json_file"
+    )]
+    json: Option<String>,
+    /// Read the JSON body to encrypt from this file.
     #[arg(long)]
-    json: String,
+    json_file: Option<PathBuf>,
 }
 
 fn init_logs(level: tracing::Level, json: bool) {
@@ -166,37 +236,72 @@ fn init_logs(level: tracing::Level, json: bool) {
     }
 }
 
-fn storage_key_from_env() -> anyhow::Result<Option<Zeroizing<[u8; 32]>>> {
-    let Ok(v) = std::env::var("SCV2_STORAGE_KEY") else {
-        return Ok(None);
-    };
-    let v = Zeroizing::new(v);
-    let t = v.trim();
+fn parse_storage_key(text: &str, from: &str) -> anyhow::Result<Zeroizing<[u8; 32]>> {
+    let t = text.trim();
     if t.len() != 64 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
-        bail!("SCV2_STORAGE_KEY must be 64 hex characters");
+        bail!("{from} must hold 64 hex characters");
     }
     let mut k = Zeroizing::new([0u8; 32]);
     for (i, slot) in k.iter_mut().enumerate() {
         *slot = u8::from_str_radix(t.get(2 * i..2 * i + 2).unwrap_or("00"), 16)?;
     }
-    Ok(Some(k))
+    Ok(k)
+}
+
+/// The external storage key: `--storage-key-file` (0600, owned by us) or `SCV2_STORAGE_KEY`.
+fn external_storage_key(file: Option<&Path>) -> anyhow::Result<Option<Zeroizing<[u8; 32]>>> {
+    if let Some(f) = file {
+        if std::env::var_os("SCV2_STORAGE_KEY").is_some() {
+            bail!("give the storage key either in SCV2_STORAGE_KEY or with --storage-key-file, not both");
+        }
+        scv2_gateway::files::check_private(f, "storage key file")?;
+        let text = Zeroizing::new(
+            std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?,
+        );
+        return parse_storage_key(&text, &format!("storage key file {}", f.display())).map(Some);
+    }
+    match std::env::var("SCV2_STORAGE_KEY") {
+        Ok(v) => parse_storage_key(&Zeroizing::new(v), "SCV2_STORAGE_KEY").map(Some),
+        Err(_) => Ok(None),
+    }
 }
 
 async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let mut cfg = GatewayConfig::new(a.listen, a.db);
     cfg.key_files = a.key_files;
+    cfg.storage_key = external_storage_key(a.storage_key_file.as_deref())?;
+    cfg.require_external_keys = a.require_external_keys;
+    cfg.trusted_proxies = a.trust_proxy;
     cfg.test_env = a.test_env;
     cfg.session_ttl_ms = a.session_ttl_secs.saturating_mul(1000);
-    cfg.session_rate = RateSpec {
-        limit: a.session_rate_per_min,
-        window_ms: 60_000,
+    cfg.max_sessions = a.max_sessions;
+    cfg.max_sessions_per_ip = a.max_sessions_per_ip;
+    cfg.limits = LimitsConfig {
+        session_create: RateSpec::per_secs(a.session_rate_per_min, 60),
+        init_per_client: RateSpec::per_secs(a.init_rate_per_client, a.init_window_secs),
+        init_per_ip: RateSpec::per_secs(a.init_rate_per_ip, a.init_window_secs),
+        init_per_session: RateSpec::per_secs(a.init_rate_per_session, a.init_window_secs),
+        token_failures: RateSpec::per_secs(a.token_failures_per_hour, 3600),
+        max_entries: a.max_limiter_entries,
     };
+    let secs = std::time::Duration::from_secs;
+    cfg.timeouts = Timeouts {
+        header: secs(a.header_timeout_secs.max(1)),
+        body: secs(a.body_timeout_secs.max(1)),
+        idle: secs(a.idle_timeout_secs.max(1)),
+        request: secs(a.request_timeout_secs.max(1)),
+    };
+    cfg.max_connections = a.max_connections;
+    cfg.max_connections_per_ip = a.max_connections_per_ip;
+    cfg.max_body = a.max_body_bytes;
     cfg.argon2 = Argon2Params {
         m_kib: a.argon2_m_kib,
         t: a.argon2_t,
         p: a.argon2_p,
     };
-    cfg.storage_key = storage_key_from_env()?;
+    if let Some(n) = a.hash_concurrency {
+        cfg.hash_concurrency = n;
+    }
     (cfg.cors_origins, cfg.web_demo) = (a.cors_origins, a.web_demo);
     let gw = scv2_gateway::start(cfg).await?;
     let doc = gw.public_key();
@@ -236,22 +341,70 @@ fn registration_add(db: &Path, email: &str, name: &str, ttl_secs: u64) -> anyhow
     if name.is_empty() || name.chars().count() > 100 {
         bail!("--name must be 1–100 characters");
     }
-    let store = Store::open(db)?;
-    let token = scv2_gateway::server::new_token()?;
+    let store = SqliteStore::open(db)?;
+    let token = Zeroizing::new(scv2_gateway::util::new_token()?);
     let now = system_now_ms();
-    let reg = store.add_registration(&token, email, name, now, ttl_secs.saturating_mul(1000))?;
+    let reg = store.add_registration_sync(
+        &TokenHash::of(&token),
+        email,
+        name,
+        now,
+        ttl_secs.saturating_mul(1000),
+    )?;
     println!(
         "registration for {} ({}) created; valid until {}",
         reg.email,
         reg.name,
         rfc3339(reg.expires_at_ms)
     );
-    println!("init session id:");
-    println!("{}", reg.token);
+    println!("init session id (shown once; the database keeps only its SHA-256):");
+    println!("{}", token.as_str());
     Ok(())
 }
 
+/// The body of `scv2 call`: `--json-file`, `--json -` (stdin), or inline `--json` (with a
+/// warning when it holds a password: argv is readable in /proc by every local user).
+fn call_body(a: &CallArgs) -> anyhow::Result<Zeroizing<String>> {
+    let text = match (&a.json, &a.json_file) {
+        (_, Some(f)) => Zeroizing::new(
+            std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?,
+        ),
+        (Some(j), None) if j == "-" => {
+            let mut s = Zeroizing::new(String::new());
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("reading the JSON body from stdin")?;
+            s
+        }
+        (Some(j), None) => {
+            let v: Option<serde_json::Value> = serde_json::from_str(j).ok();
+            if v.as_ref().is_some_and(has_password) {
+                eprintln!(
+                    "warning: --json holds a password, and command lines are visible to every \
+                     local user (ps, /proc/PID/cmdline) and land in shell history; use \
+                     --json-file PATH or --json - (stdin)"
+                );
+            }
+            Zeroizing::new(j.clone())
+        }
+        (None, None) => bail!("give the body with --json, --json - or --json-file"),
+    };
+    serde_json::from_str::<serde::de::IgnoredAny>(&text).context("the body is not JSON")?;
+    Ok(text)
+}
+
+fn has_password(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::Object(m) => m
+            .iter()
+            .any(|(k, v)| k.to_ascii_lowercase().contains("password") || has_password(v)),
+        serde_json::Value::Array(a) => a.iter().any(has_password),
+        _ => false,
+    }
+}
+
 async fn call(a: CallArgs) -> anyhow::Result<ExitCode> {
+    let json = call_body(&a)?;
     let mut opts = ClientOptions::new(&a.url);
     opts.client_hash = a.client_hash;
     opts.lang = a.lang;
@@ -280,10 +433,9 @@ async fn call(a: CallArgs) -> anyhow::Result<ExitCode> {
         session.session_id(),
         rfc3339(session.expires_at_ms())
     );
-    serde_json::from_str::<serde_json::Value>(&a.json).context("--json is not JSON")?;
     let method = a.method.to_ascii_uppercase();
     let r = client
-        .call(&session, &method, &a.path, a.json.as_bytes())
+        .call(&session, &method, &a.path, json.as_bytes())
         .await?;
     println!(
         "HTTP {} ({})",
@@ -319,6 +471,8 @@ fn inspect(input: &str) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
+    // Everything this process creates (database, WAL, lock, key files) is private to its user.
+    scv2_gateway::files::private_umask();
     let cli = Cli::parse();
     let default_level = match cli.cmd {
         Cmd::Serve(_) => tracing::Level::INFO,

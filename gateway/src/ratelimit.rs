@@ -1,14 +1,24 @@
-//! Sliding-window rate limiting (an exact log of the last `limit` hits per key).
+//! Sliding-window rate limiting in a bounded table (an exact log of the last `limit` hits per
+//! key), O(1) per request.
 //!
 //! A key may make at most `limit` counted requests in any span of `window_ms`: a request at time
 //! `t` is allowed when fewer than `limit` earlier counted requests happened in `(t − window, t]`.
 //! A refused request (answered 429) is not counted, so a client that keeps retrying is let in
 //! again as soon as its oldest counted request leaves the window. `Retry-After` is the number of
 //! whole seconds (rounded up) until that happens.
+//!
+//! Memory: the table holds at most `cap` keys, ordered by their last counted hit. Keys whose hits
+//! all left the window are dropped from the front (a few on every hit, and in bounded batches by
+//! the sweeper: the cost is the number of expired keys, never a scan of the table). When the table
+//! is full the key with the oldest last hit is evicted (its count restarts); nobody is refused
+//! because the table is full.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+
+use hashlink::LinkedHashMap;
 
 /// A limit: `limit` requests per `window_ms`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,29 +29,45 @@ pub struct RateSpec {
     pub window_ms: u64,
 }
 
-/// A sliding-window limiter keyed by `K`. Memory is bounded: keys whose hits all left the window
-/// are dropped when the table grows.
-#[derive(Debug)]
-pub struct RateLimiter<K> {
-    spec: RateSpec,
-    table: Mutex<Table<K>>,
+impl RateSpec {
+    /// `limit` per `secs` seconds.
+    pub fn per_secs(limit: u32, secs: u64) -> RateSpec {
+        RateSpec {
+            limit,
+            window_ms: secs.saturating_mul(1000),
+        }
+    }
 }
 
+/// How many keys an incremental sweep looks at on each hit.
+const SWEEP_PER_HIT: usize = 2;
+
+/// What a sweep did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// Keys removed.
+    pub removed: usize,
+    /// Keys looked at (removed ones plus at most one that stopped the sweep).
+    pub visited: usize,
+}
+
+/// A sliding-window limiter keyed by `K`, holding at most `cap` keys.
 #[derive(Debug)]
-struct Table<K> {
-    hits: HashMap<K, VecDeque<u64>>,
-    next_sweep: usize,
+pub struct RateLimiter<K: Hash + Eq> {
+    spec: RateSpec,
+    cap: usize,
+    table: Mutex<LinkedHashMap<K, VecDeque<u64>>>,
+    evicted: AtomicU64,
 }
 
 impl<K: Hash + Eq + Clone> RateLimiter<K> {
-    /// A limiter with `spec`.
-    pub fn new(spec: RateSpec) -> RateLimiter<K> {
+    /// A limiter with `spec` holding at most `cap` keys (at least 1).
+    pub fn new(spec: RateSpec, cap: usize) -> RateLimiter<K> {
         RateLimiter {
             spec,
-            table: Mutex::new(Table {
-                hits: HashMap::new(),
-                next_sweep: 1024,
-            }),
+            cap: cap.max(1),
+            table: Mutex::new(LinkedHashMap::new()),
+            evicted: AtomicU64::new(0),
         }
     }
 
@@ -50,35 +76,137 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
         self.spec
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, LinkedHashMap<K, VecDeque<u64>>> {
+        // Every mutation below is complete before anything that could panic; a poisoned table is
+        // still consistent.
+        self.table.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn expired(&self, last: u64, now_ms: u64) -> bool {
+        now_ms >= last.saturating_add(self.spec.window_ms)
+    }
+
+    fn retry_after(&self, q: &VecDeque<u64>, now_ms: u64) -> u64 {
+        let free_at = q
+            .front()
+            .map_or(now_ms, |&f| f.saturating_add(self.spec.window_ms));
+        free_at.saturating_sub(now_ms).div_ceil(1000).max(1)
+    }
+
+    /// Drop up to `budget` keys from the front whose hits all left the window.
+    fn sweep_front(
+        &self,
+        t: &mut LinkedHashMap<K, VecDeque<u64>>,
+        now_ms: u64,
+        budget: usize,
+    ) -> Swept {
+        let mut s = Swept::default();
+        while s.visited < budget {
+            let Some((_, q)) = t.front() else { break };
+            s.visited += 1;
+            if q.back().is_some_and(|&last| !self.expired(last, now_ms)) {
+                break;
+            }
+            t.pop_front();
+            s.removed += 1;
+        }
+        s
+    }
+
+    /// Whether `key` would be allowed at `now_ms`, without counting. `Err(retry_after_secs)`.
+    pub fn check(&self, key: &K, now_ms: u64) -> Result<(), u64> {
+        if self.spec.limit == 0 {
+            return Err(self.spec.window_ms.div_ceil(1000).max(1));
+        }
+        let t = self.lock();
+        match t.get(key) {
+            Some(q) => {
+                let live = q.iter().filter(|&&h| !self.expired(h, now_ms)).count();
+                if live >= self.spec.limit as usize {
+                    let first_live = q.iter().copied().find(|&h| !self.expired(h, now_ms));
+                    let free_at =
+                        first_live.map_or(now_ms, |f| f.saturating_add(self.spec.window_ms));
+                    Err(free_at.saturating_sub(now_ms).div_ceil(1000).max(1))
+                } else {
+                    Ok(())
+                }
+            }
+            None => Ok(()),
+        }
+    }
+
     /// Count a request of `key` at `now_ms`. `Ok(())` if allowed (and counted); otherwise
     /// `Err(retry_after_secs)`, not counted.
     pub fn hit(&self, key: &K, now_ms: u64) -> Result<(), u64> {
         if self.spec.limit == 0 {
             return Err(self.spec.window_ms.div_ceil(1000).max(1));
         }
-        let window = self.spec.window_ms;
-        let mut t = self.table.lock().unwrap_or_else(|p| p.into_inner());
-        if t.hits.len() >= t.next_sweep {
-            t.hits.retain(|_, q| {
-                q.back()
-                    .is_some_and(|&last| now_ms < last.saturating_add(window))
-            });
-            t.next_sweep = (t.hits.len() * 2).max(1024);
+        let mut t = self.lock();
+        self.sweep_front(&mut t, now_ms, SWEEP_PER_HIT);
+        if let Some(q) = t.get_mut(key) {
+            while q.front().is_some_and(|&first| self.expired(first, now_ms)) {
+                q.pop_front();
+            }
+            if q.len() >= self.spec.limit as usize {
+                return Err(self.retry_after(q, now_ms));
+            }
+            q.push_back(now_ms);
+            t.to_back(key);
+            return Ok(());
         }
-        let q = t.hits.entry(key.clone()).or_default();
-        while q
-            .front()
-            .is_some_and(|&first| now_ms >= first.saturating_add(window))
-        {
-            q.pop_front();
+        if t.len() >= self.cap {
+            t.pop_front();
+            self.evicted.fetch_add(1, Ordering::Relaxed);
         }
-        if q.len() >= self.spec.limit as usize {
-            let free_at = q.front().map_or(now_ms, |&f| f.saturating_add(window));
-            let wait_ms = free_at.saturating_sub(now_ms);
-            return Err(wait_ms.div_ceil(1000).max(1));
-        }
+        let mut q = VecDeque::with_capacity((self.spec.limit as usize).min(8));
         q.push_back(now_ms);
+        t.insert(key.clone(), q);
         Ok(())
+    }
+
+    /// Take back one hit of `key` counted at `now_ms` (a later check refused the request, so it
+    /// must not count here either).
+    pub fn undo(&self, key: &K, now_ms: u64) {
+        let mut t = self.lock();
+        let empty = match t.get_mut(key) {
+            Some(q) => {
+                if let Some(pos) = q.iter().rposition(|&h| h == now_ms) {
+                    q.remove(pos);
+                }
+                q.is_empty()
+            }
+            None => false,
+        };
+        if empty {
+            t.remove(key);
+        }
+    }
+
+    /// Drop up to `budget` keys whose hits all left the window (the sweeper calls this in
+    /// batches, releasing the lock in between).
+    pub fn sweep(&self, now_ms: u64, budget: usize) -> Swept {
+        let mut t = self.lock();
+        self.sweep_front(&mut t, now_ms, budget)
+    }
+
+    /// Keys held now.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no key is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The most keys held.
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+
+    /// Keys evicted because the table was full, since start.
+    pub fn evicted(&self) -> u64 {
+        self.evicted.load(Ordering::Relaxed)
     }
 }
 
@@ -88,33 +216,82 @@ mod tests {
 
     #[test]
     fn sliding_window() {
-        let l = RateLimiter::new(RateSpec {
-            limit: 5,
-            window_ms: 300_000,
-        });
+        let l = RateLimiter::new(RateSpec::per_secs(5, 300), 100);
         let t0 = 1_000_000;
         for i in 0..5 {
             assert_eq!(l.hit(&"a", t0 + i * 1000), Ok(()));
         }
+        assert_eq!(l.check(&"a", t0 + 5_000), Err(295));
         assert_eq!(l.hit(&"a", t0 + 5_000), Err(295));
         assert_eq!(l.hit(&"b", t0 + 5_000), Ok(()));
         assert_eq!(l.hit(&"a", t0 + 299_999), Err(1));
         // The first hit leaves the window: exactly one slot frees.
+        assert_eq!(l.check(&"a", t0 + 300_000), Ok(()));
         assert_eq!(l.hit(&"a", t0 + 300_000), Ok(()));
         assert_eq!(l.hit(&"a", t0 + 300_000), Err(1));
         assert_eq!(l.hit(&"a", t0 + 301_000), Ok(()));
     }
 
     #[test]
-    fn sweeps_idle_keys() {
-        let l = RateLimiter::new(RateSpec {
-            limit: 1,
-            window_ms: 10,
-        });
-        for k in 0..5000u32 {
-            assert_eq!(l.hit(&k, u64::from(k) * 100), Ok(()));
+    fn undo_takes_back_one_hit() {
+        let l = RateLimiter::new(RateSpec::per_secs(2, 10), 100);
+        assert_eq!(l.hit(&1, 5), Ok(()));
+        assert_eq!(l.hit(&1, 6), Ok(()));
+        assert!(l.hit(&1, 7).is_err());
+        l.undo(&1, 6);
+        assert_eq!(l.hit(&1, 7), Ok(()));
+        l.undo(&1, 7);
+        l.undo(&1, 5);
+        assert_eq!(l.len(), 0);
+    }
+
+    #[test]
+    fn full_table_evicts_the_oldest_key() {
+        let l = RateLimiter::new(RateSpec::per_secs(1, 1000), 3);
+        for k in 0..3u32 {
+            assert_eq!(l.hit(&k, 10 + u64::from(k)), Ok(()));
         }
-        let len = l.table.lock().map(|t| t.hits.len()).unwrap_or(0);
-        assert!(len <= 2048, "{len}");
+        // Key 0 is hit again (refused: not moved), key 1 is the oldest after it.
+        assert!(l.hit(&0, 20).is_err());
+        assert_eq!(l.hit(&9, 21), Ok(()));
+        assert_eq!((l.len(), l.evicted()), (3, 1));
+        // Key 0 was evicted: its budget restarted.
+        assert_eq!(l.hit(&0, 22), Ok(()));
+        assert!(l.hit(&2, 23).is_err(), "key 2 survived");
+    }
+
+    #[test]
+    fn sweeps_cost_the_expired_keys_only() {
+        let l = RateLimiter::new(
+            RateSpec {
+                limit: 1,
+                window_ms: 10,
+            },
+            1 << 20,
+        );
+        for k in 0..10u32 {
+            assert_eq!(l.hit(&k, 0), Ok(()));
+        }
+        for k in 10..10_010u32 {
+            assert_eq!(l.hit(&k, 1_000), Ok(()));
+        }
+        // The hits above swept the 10 stale keys incrementally; a sweep now visits one key.
+        assert_eq!(l.len(), 10_000);
+        assert_eq!(
+            l.sweep(1_005, usize::MAX),
+            Swept {
+                removed: 0,
+                visited: 1
+            }
+        );
+        let s = l.sweep(1_010, 4096);
+        assert_eq!(
+            s,
+            Swept {
+                removed: 4096,
+                visited: 4096
+            }
+        );
+        assert_eq!(l.len(), 10_000 - 4096);
     }
 }

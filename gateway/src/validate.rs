@@ -96,10 +96,10 @@ impl<'de> Visitor<'de> for StrictVisitor<'_> {
     }
 }
 
-/// A validated password-init body. The password is zeroized on drop and never printed.
+/// A validated password-init body. Both fields are zeroized on drop and never printed.
 pub struct InitBody {
     /// The init session id (the registration token).
-    pub session_id: String,
+    pub session_id: Zeroizing<String>,
     /// The new password.
     pub password: Zeroizing<String>,
 }
@@ -115,6 +115,9 @@ impl fmt::Debug for InitBody {
 
 /// Field → problems, in the order found (the `data` of `VALIDATION.INVALID_PARAMETER`).
 pub type Problems = Vec<(String, Vec<Problem>)>;
+
+/// At most this many unknown fields are named in an answer; the others are counted under `body`.
+pub const MAX_REPORTED_UNKNOWN: usize = 16;
 
 fn add(problems: &mut Problems, field: &str, p: Problem) {
     if let Some((_, list)) = problems.iter_mut().find(|(f, _)| f == field) {
@@ -159,10 +162,23 @@ pub fn validate_init(body: &[u8]) -> Result<InitBody, Problems> {
         add(&mut problems, "body", Problem::NotObject);
         return Err(problems);
     };
+    // Linear in the number of keys, and bounded in what it reports: an answer never grows with
+    // the request (a 54 KB body of unknown keys is one short list and a count).
+    let mut unknown = 0usize;
     for k in obj.keys() {
         if k != "sessionId" && k != "password" {
-            add(&mut problems, &truncate_field(k), Problem::Unknown);
+            unknown += 1;
+            if unknown <= MAX_REPORTED_UNKNOWN {
+                problems.push((truncate_field(k), vec![Problem::Unknown]));
+            }
         }
+    }
+    if unknown > MAX_REPORTED_UNKNOWN {
+        add(
+            &mut problems,
+            "body",
+            Problem::MoreUnknown(unknown - MAX_REPORTED_UNKNOWN),
+        );
     }
     let session_id = take_string(&mut obj, "sessionId", 1, 64, &mut problems);
     let password = take_string(&mut obj, "password", 8, 128, &mut problems);
@@ -174,14 +190,14 @@ pub fn validate_init(body: &[u8]) -> Result<InitBody, Problems> {
     }
     match (session_id, password) {
         (Some(session_id), Some(password)) if problems.is_empty() => Ok(InitBody {
-            session_id,
+            session_id: Zeroizing::new(session_id),
             password: Zeroizing::new(password),
         }),
-        (_, Some(mut p)) => {
-            zeroize::Zeroize::zeroize(&mut p);
+        (s, p) => {
+            drop(s.map(Zeroizing::new));
+            drop(p.map(Zeroizing::new));
             Err(problems)
         }
-        _ => Err(problems),
     }
 }
 
@@ -247,7 +263,7 @@ mod tests {
     fn init_body() {
         let ok = validate_init(br#"{"sessionId":"abc","password":"NewP@ssw0rd"}"#);
         assert!(
-            matches!(ok, Ok(ref b) if b.session_id == "abc" && b.password.as_str() == "NewP@ssw0rd")
+            matches!(ok, Ok(ref b) if b.session_id.as_str() == "abc" && b.password.as_str() == "NewP@ssw0rd")
         );
         assert_eq!(
             fields(validate_init(br#"{"sessionId":"","password":"short"}"#)),
@@ -274,5 +290,24 @@ mod tests {
         assert!(validate_init(ok.as_bytes()).is_ok());
         let bad = format!(r#"{{"sessionId":"a","password":"{p128}é"}}"#);
         assert!(validate_init(bad.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn unknown_fields_are_reported_bounded() {
+        let mut body = String::from("{");
+        for i in 0..6500 {
+            body.push_str(&format!("\"k{i:05}\":1,"));
+        }
+        body.push_str("\"sessionId\":\"a\",\"password\":\"12345678\"}");
+        let p = fields(validate_init(body.as_bytes()));
+        assert_eq!(p.len(), MAX_REPORTED_UNKNOWN + 1);
+        assert_eq!(p[0], ("k00000".to_owned(), vec![Problem::Unknown]));
+        assert_eq!(
+            p[MAX_REPORTED_UNKNOWN],
+            (
+                "body".to_owned(),
+                vec![Problem::MoreUnknown(6500 - MAX_REPORTED_UNKNOWN)]
+            )
+        );
     }
 }

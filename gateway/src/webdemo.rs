@@ -159,23 +159,25 @@ pub fn apply(
 /// with `xdg-open` when `DISPLAY` or `WAYLAND_DISPLAY` is set). Runs until Ctrl-C or SIGTERM; the database is
 /// removed afterwards.
 pub async fn run_browser() -> anyhow::Result<()> {
-    let token = crate::server::new_token()?;
+    let token = crate::util::new_token()?;
     let dir = std::env::temp_dir().join(format!("scv2-web-demo-{}-{token}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let result = async {
-        let mut cfg =
-            crate::server::GatewayConfig::new("127.0.0.1:0".parse()?, dir.join("demo.sqlite"));
+        let mut cfg = crate::GatewayConfig::new("127.0.0.1:0".parse()?, dir.join("demo.sqlite"));
         cfg.web_demo = true;
-        let gw = crate::server::start(cfg).await?;
+        let gw = crate::start(cfg).await?;
         let now = crate::clock::system_now_ms();
-        let reg = gw.store().add_registration(
-            &token,
-            "user@example.com",
-            "Test User",
-            now,
-            24 * 3600 * 1000,
-        )?;
-        let url = format!("{}{PATH}?sid={}", gw.url(), reg.token);
+        let reg = gw
+            .store()
+            .add_registration(
+                crate::store::TokenHash::of(&token),
+                "user@example.com",
+                "Test User",
+                now,
+                24 * 3600 * 1000,
+            )
+            .await?;
+        let url = format!("{}{PATH}?sid={token}", gw.url());
         println!("scv2 web demo: open {url}");
         println!(
             "(a registration for {}; enter a new password and run the flow; Ctrl-C ends)",

@@ -9,8 +9,9 @@ use reqwest::Method;
 use scv2::ClientSession;
 use scv2_gateway::clock::system_now_ms;
 use scv2_gateway::password::Argon2Params;
+use scv2_gateway::paths::{PATH_PASSWORD_INIT, PATH_SESSION, PATH_SESSION_CLOSE};
 use scv2_gateway::ratelimit::RateSpec;
-use scv2_gateway::server::{PATH_PASSWORD_INIT, PATH_SESSION, PATH_SESSION_CLOSE};
+use scv2_gateway::store::TokenHash;
 use scv2_gateway::{CallResult, ClientOptions, Gateway, GatewayConfig, ManualClock, ScClient};
 use serde_json::{json, Value};
 
@@ -25,7 +26,7 @@ impl TempDir {
         let name = format!(
             "scv2-gw-test-{}-{}",
             std::process::id(),
-            scv2_gateway::server::new_token().unwrap_or_default()
+            scv2_gateway::util::new_token().unwrap_or_default()
         );
         let p = std::env::temp_dir().join(name);
         let _ = std::fs::create_dir_all(&p);
@@ -81,11 +82,16 @@ impl Env {
     }
 
     fn client(&self, hash: &str) -> R<ScClient> {
+        self.client_at(hash, "203.0.113.7")
+    }
+
+    /// A client whose CF-Connecting-IP (with `--test-env`) is `ip`.
+    fn client_at(&self, hash: &str, ip: &str) -> R<ScClient> {
         let mut o = ClientOptions::new(&self.gw().url());
         o.client_hash = hash.to_owned();
         o.clock = self.clock.clone();
         if self.cfg.test_env {
-            o.cf_ip = Some("203.0.113.7".into());
+            o.cf_ip = Some(ip.into());
         }
         let mut c = ScClient::new(o)?;
         let doc = self.gw().public_key();
@@ -97,15 +103,18 @@ impl Env {
         c.open_session(&self.gw().public_key().key_id).await
     }
 
-    fn registration(&self, email: &str) -> R<String> {
-        let token = scv2_gateway::server::new_token()?;
-        self.gw().store().add_registration(
-            &token,
-            email,
-            "Test User",
-            self.clock.now(),
-            86_400_000,
-        )?;
+    async fn registration(&self, email: &str) -> R<String> {
+        let token = scv2_gateway::util::new_token()?;
+        self.gw()
+            .store()
+            .add_registration(
+                TokenHash::of(&token),
+                email,
+                "Test User",
+                self.clock.now(),
+                86_400_000,
+            )
+            .await?;
         Ok(token)
     }
 
@@ -130,6 +139,18 @@ impl Now for ManualClock {
     }
 }
 
+/// Address and session limits out of the way (tests that are not about them send many requests
+/// from one address on one session).
+fn generous(c: &mut GatewayConfig) {
+    let many = RateSpec {
+        limit: 1000,
+        window_ms: 300_000,
+    };
+    c.limits.init_per_client = many;
+    c.limits.init_per_ip = many;
+    c.limits.init_per_session = many;
+}
+
 fn init_body(token: &str, password: &str) -> Vec<u8> {
     json!({"sessionId": token, "password": password})
         .to_string()
@@ -147,6 +168,15 @@ async fn send_with(
     let (pending, env) = c.seal(s, "POST", path, body)?;
     let raw = c.send(Method::POST, path, headers, c.body_of(&env)).await?;
     c.read_answer(s, pending, "POST", path, raw)
+}
+
+/// The envelope with one ciphertext bit flipped (same sequence number, other bytes).
+fn flip(envelope: &[u8]) -> Vec<u8> {
+    let mut e = envelope.to_vec();
+    if let Some(b) = e.get_mut(20) {
+        *b ^= 1;
+    }
+    e
 }
 
 fn check(r: &CallResult, status: u16, encrypted: bool, code: &str) {
@@ -179,7 +209,7 @@ async fn password_init_201_and_single_use() -> R {
     assert_eq!(doc["expiresAt"], Value::Null);
 
     let s = env.session(&c).await?;
-    let token = env.registration("user@example.com")?;
+    let token = env.registration("user@example.com").await?;
     let mut h = c.standard_headers(Some(s.session_id()));
     let rid = "123e4567-e89b-42d3-a456-426614174000";
     h.insert("x-request-id", HeaderValue::from_static(rid));
@@ -201,7 +231,8 @@ async fn password_init_201_and_single_use() -> R {
     let hash = env
         .gw()
         .store()
-        .password_hash("user@example.com")?
+        .password_hash("user@example.com")
+        .await?
         .unwrap_or_default();
     assert!(hash.starts_with("$argon2id$v=19$m=8192,t=1,p=1$"), "{hash}");
     assert!(!hash.contains("NewP@ssw0rd"));
@@ -217,14 +248,17 @@ async fn password_init_201_and_single_use() -> R {
         .call(&s, "POST", INIT, &init_body("nope", "NewP@ssw0rd"))
         .await?;
     check(&r, 404, true, "AUTH.SESSION_NOT_FOUND");
-    let expiring = scv2_gateway::server::new_token()?;
-    env.gw().store().add_registration(
-        &expiring,
-        "late@example.com",
-        "Late",
-        env.clock.now(),
-        1000,
-    )?;
+    let expiring = scv2_gateway::util::new_token()?;
+    env.gw()
+        .store()
+        .add_registration(
+            TokenHash::of(&expiring),
+            "late@example.com",
+            "Late",
+            env.clock.now(),
+            1000,
+        )
+        .await?;
     env.clock.advance(1000);
     let r = c
         .call(&s, "POST", INIT, &init_body(&expiring, "NewP@ssw0rd"))
@@ -243,7 +277,7 @@ async fn web_form_and_alias_header() -> R {
     let doc = env.gw().public_key();
     c.pin(&doc.key_id, &doc.public_key)?;
     let s = env.session(&c).await?;
-    let token = env.registration("web@example.com")?;
+    let token = env.registration("web@example.com").await?;
     let mut h = c.standard_headers(None);
     h.insert(
         "x-secure-channel-session-id",
@@ -257,13 +291,7 @@ async fn web_form_and_alias_header() -> R {
 
 #[tokio::test]
 async fn every_validation_error() -> R {
-    let env = env_with(|c| {
-        c.init_rate = RateSpec {
-            limit: 1000,
-            window_ms: 300_000,
-        }
-    })
-    .await?;
+    let env = env_with(generous).await?;
     let c = env.client("hash-validation")?;
     let s = env.session(&c).await?;
     let long64 = "s".repeat(64);
@@ -364,13 +392,7 @@ async fn every_validation_error() -> R {
 
 #[tokio::test]
 async fn wrong_and_missing_headers() -> R {
-    let env = env_with(|c| {
-        c.init_rate = RateSpec {
-            limit: 1000,
-            window_ms: 300_000,
-        }
-    })
-    .await?;
+    let env = env_with(generous).await?;
     let c = env.client("hash-headers")?;
     let s = env.session(&c).await?;
     let sid = s.session_id().to_owned();
@@ -440,7 +462,7 @@ async fn test_env_requires_cloudflare_headers() -> R {
     let env = env_with(|c| c.test_env = true).await?;
     let c = env.client("hash-cf")?;
     let s = env.session(&c).await?;
-    let token = env.registration("cf@example.com")?;
+    let token = env.registration("cf@example.com").await?;
     for (name, value) in [
         ("cf-connecting-ip", None),
         ("cf-connecting-ip", Some("not-an-ip")),
@@ -480,25 +502,22 @@ async fn test_env_requires_cloudflare_headers() -> R {
 
 #[tokio::test]
 async fn replay_swapped_ctx_and_bad_bodies() -> R {
-    let env = env_with(|c| {
-        c.init_rate = RateSpec {
-            limit: 1000,
-            window_ms: 300_000,
-        }
-    })
-    .await?;
+    let env = env_with(generous).await?;
     let c = env.client("hash-replay")?;
     let s = env.session(&c).await?;
     let h = || c.standard_headers(Some(s.session_id()));
 
-    // Replay: the first copy opens (400 validation inside a 129), the second is refused.
+    // Replay: the first copy opens (400 validation inside a 129); a byte-identical copy gets
+    // the same bytes again (SPEC 8.4), any other envelope with that sequence number is refused.
     let (_pending, envelope) = c.seal(&s, "POST", INIT, b"{}")?;
     let first = c.send(Method::POST, INIT, h(), envelope.clone()).await?;
     assert_eq!(first.status, 400);
     assert_eq!(&first.body[..4], b"SC\x02\x81");
     let again = c.send(Method::POST, INIT, h(), envelope.clone()).await?;
-    assert_eq!(again.status, 400);
-    assert_eq!(again.json()?["code"], "SECURE_CHANNEL.INVALID_PAYLOAD");
+    assert_eq!((again.status, &again.body), (400, &first.body));
+    let other = c.send(Method::POST, INIT, h(), flip(&envelope)).await?;
+    assert_eq!(other.status, 400);
+    assert_eq!(other.json()?["code"], "SECURE_CHANNEL.INVALID_PAYLOAD");
 
     // Swapped ctx: an envelope sealed for another endpoint.
     let (_p, for_close) = c.seal(&s, "POST", PATH_SESSION_CLOSE, b"{}")?;
@@ -540,7 +559,7 @@ async fn replay_swapped_ctx_and_bad_bodies() -> R {
 #[tokio::test]
 async fn session_endpoint_errors_and_rate_limit() -> R {
     let env = env_with(|c| {
-        c.session_rate = RateSpec {
+        c.limits.session_create = RateSpec {
             limit: 3,
             window_ms: 60_000,
         }
@@ -694,9 +713,11 @@ async fn rate_limit_sliding_window() -> R {
     let r = c.call(&s, "POST", INIT, b"{}").await?;
     check(&r, 429, false, "RATE_LIMIT.EXCEEDED");
     assert_eq!(r.raw.header("retry-after"), Some("295"));
-    // Another client hash from the same IP has its own budget.
+    // Another client hash from the same IP has its own budget (on its own session: a session
+    // has a budget of 5 too).
     let other = env.client("hash-rl-other")?;
-    let r = other.call(&s, "POST", INIT, b"{}").await?;
+    let s_other = env.session(&other).await?;
+    let r = other.call(&s_other, "POST", INIT, b"{}").await?;
     check(&r, 400, true, "VALIDATION.INVALID_PARAMETER");
     // Just before the first request leaves the window: still refused.
     env.clock.set(t0 + 299_999);
@@ -725,21 +746,26 @@ async fn restart_keeps_sessions_and_refuses_replays() -> R {
     let key_before = env.gw().public_key().clone();
     let c = env.client("hash-restart")?;
     let s = env.session(&c).await?;
-    let token = env.registration("restart@example.com")?;
+    let token = env.registration("restart@example.com").await?;
     let h = c.standard_headers(Some(s.session_id()));
     let (_p, first) = c.seal(&s, "POST", INIT, b"{}")?;
     let r = c.send(Method::POST, INIT, h.clone(), first.clone()).await?;
     assert_eq!((r.status, &r.body[..4]), (400, &b"SC\x02\x81"[..]));
+    let first_answer = r.body;
 
     env.restart().await?;
     assert_eq!(env.gw().public_key(), &key_before, "the server key is kept");
     let c = env.client("hash-restart")?;
-    // The request accepted before the restart is refused after it.
-    let r = c.send(Method::POST, INIT, h.clone(), first).await?;
+    // The request accepted before the restart is not opened again after it: another envelope
+    // with its sequence number is refused, and the same bytes get the same answer (the answer
+    // cache is kept with the session).
+    let r = c.send(Method::POST, INIT, h.clone(), flip(&first)).await?;
     assert_eq!(
         (r.status, r.json()?["code"].clone()),
         (400, json!("SECURE_CHANNEL.INVALID_PAYLOAD"))
     );
+    let r = c.send(Method::POST, INIT, h.clone(), first).await?;
+    assert_eq!((r.status, &r.body), (400, &first_answer));
     // The session itself works: request #2 opens and succeeds.
     let r = c
         .call(&s, "POST", INIT, &init_body(&token, "NewP@ssw0rd"))
@@ -751,7 +777,7 @@ async fn restart_keeps_sessions_and_refuses_replays() -> R {
     assert_eq!(r.status, 400);
     env.restart().await?;
     let c = env.client("hash-restart")?;
-    let r = c.send(Method::POST, INIT, h, third).await?;
+    let r = c.send(Method::POST, INIT, h, flip(&third)).await?;
     assert_eq!(r.json()?["code"], "SECURE_CHANNEL.INVALID_PAYLOAD");
     let _ = &env.dir;
     Ok(())
@@ -789,11 +815,9 @@ async fn key_rotation_with_key_files() -> R {
 
 #[tokio::test]
 async fn two_hundred_concurrent_clients() -> R {
+    // Behind a (simulated) CDN: every client has its own CF-Connecting-IP, as in production.
     let env = env_with(|c| {
-        c.session_rate = RateSpec {
-            limit: 10_000,
-            window_ms: 60_000,
-        };
+        c.test_env = true;
         c.hash_concurrency = 2;
         // This test is about concurrency, not Argon2 cost: 1 MiB keeps a debug build fast.
         c.argon2 = Argon2Params {
@@ -808,8 +832,11 @@ async fn two_hundred_concurrent_clients() -> R {
     for i in 0..200u32 {
         let env = env.clone();
         tasks.push(tokio::spawn(async move {
-            let c = env.client(&format!("client-hash-{i:03}"))?;
-            let token = env.registration(&format!("user{i:03}@example.com"))?;
+            let c = env.client_at(
+                &format!("client-hash-{i:03}"),
+                &format!("198.18.{}.{}", i / 100, i % 100 + 1),
+            )?;
+            let token = env.registration(&format!("user{i:03}@example.com")).await?;
             let doc = c.public_key().await?;
             let key_id = c.check_document(&doc)?;
             let s = c.open_session(&key_id).await?;
@@ -832,7 +859,7 @@ async fn two_hundred_concurrent_clients() -> R {
         ok += 1;
     }
     assert_eq!(ok, 200);
-    assert_eq!(env.gw().store().user_count()?, 200);
+    assert_eq!(env.gw().store().user_count().await?, 200);
     Ok(())
 }
 

@@ -75,9 +75,9 @@ async function run(sessionId, password, language) {
     const plaintext = !(plain && "v" in plain && "p" in plain);
     result.retransmit = { status: again.status, plaintext, identical, code: plaintext ? plain?.code ?? null : null };
     row("the same envelope again", again.status, `→ (identical request)\n← ${short(againText)}`,
-      identical ? "byte-identical to the first answer (not a second init)"
+      identical ? "byte-identical to the first answer (SPEC 8.4: no second init, no new encryption)"
         : plaintext ? `refused in plaintext: ${plain?.code}` : "an envelope that is not the first answer",
-      identical || (plaintext && again.status === 400));
+      identical && again.status === 201);
 
     // 3. A new request with the same init session id: 404 inside a type 129.
     const second = await sc.post(INIT, { sessionId, password });

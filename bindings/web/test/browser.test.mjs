@@ -14,25 +14,15 @@ import { join } from "node:path";
 import { spawn } from "node:child_process";
 import { ROOT, SCV2, keygen, launchChromium, registration, runDemo, startGateway, startPageServer, tempDir } from "./harness.mjs";
 
-// What the gateway answers to a byte-identical retransmission of an accepted envelope.
-//   "refused":   400 SECURE_CHANNEL.INVALID_PAYLOAD in plaintext (the replay window refuses it);
-//   "first-answer": the byte-identical first answer (issue 10's retransmission cache).
-// This branch's gateway refuses it; switch here (or with SCV2_RETRANSMISSION) once issue 10 lands.
-const RETRANSMISSION = process.env.SCV2_RETRANSMISSION ?? "refused";
-
 function assertFlow(result) {
   assert.equal(result.error, undefined, `the flow failed: ${JSON.stringify(result.error)}`);
   assert.equal(result.ok, true);
   assert.equal(result.init1.status, 201);
   assert.equal(result.init1.success, true);
   assert.equal(result.init1.code, "2000");
-  if (RETRANSMISSION === "refused") {
-    assert.deepEqual(result.retransmit, { status: 400, plaintext: true, identical: false, code: "SECURE_CHANNEL.INVALID_PAYLOAD" });
-  } else if (RETRANSMISSION === "first-answer") {
-    assert.deepEqual(result.retransmit, { status: 201, plaintext: false, identical: true, code: null });
-  } else {
-    assert.fail(`unknown SCV2_RETRANSMISSION ${RETRANSMISSION}`);
-  }
+  // A byte-identical retransmission of an accepted envelope gets the byte-identical first
+  // answer (SPEC 8.4), not a second password init and not a refusal.
+  assert.deepEqual(result.retransmit, { status: 201, plaintext: false, identical: true, code: null });
   assert.deepEqual(result.init2, { status: 404, success: false, code: "AUTH.SESSION_NOT_FOUND" });
   assert.equal(result.closed, true);
   assert.deepEqual(result.wire.map((x) => `${x.method} ${x.path} ${x.status}`), [

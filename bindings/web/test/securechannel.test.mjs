@@ -17,7 +17,11 @@ let key;
 let gw;
 before(async () => {
   key = keygen(tempDir("scv2-web-key-"));
-  gw = await startGateway({ keyFile: key.file, corsOrigins: ["http://127.0.0.1:5173"] });
+  // Every test of this file calls from 127.0.0.1: lift the per-address password-init limit (20
+  // per 300 s by default) so that the tests stay independent; the 429 test below meets the
+  // per-session limit (5), which stays at its default.
+  gw = await startGateway({ keyFile: key.file, corsOrigins: ["http://127.0.0.1:5173"],
+    extra: ["--init-rate-per-ip", "1000"] });
 });
 after(async () => {
   await gw?.stop();

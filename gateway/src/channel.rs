@@ -1,0 +1,524 @@
+//! The secure-channel machinery every SCv2 route shares: read the envelope, open it on its
+//! session, run the route's business, and commit the window update, the business effect and
+//! the sealed answer together before sending the answer; and answer a byte-identical
+//! retransmission of an accepted request with the bytes of its first answer.
+//!
+//! A route does:
+//!
+//! ```text
+//! let live = channel::find_session(&app, &mut req, &headers)?;    // 401 when unknown
+//! let env = channel::read_envelope(&app, &req, body).await?;       // 400 / 408 / 413
+//! let opened = channel::open(&app, &req, live, ctx, env, OnGone::Refuse).await?;
+//! channel::respond(&app, req, opened, |app, req, plaintext| async { Reply { .. } }).await
+//! ```
+//!
+//! Ordering (SPEC section 8.4): the request is opened in memory (the core's atomic
+//! check-and-mark makes one of two concurrent copies `replayed`); the business runs in a task
+//! of its own (a client that disconnects cannot cancel it half-way); then one store transaction
+//! applies the effect, seals the answer, keeps it in the session's answer cache and writes the
+//! session's new state with a compare-and-set on its generation; only then is the answer sent.
+//! A crash before the commit loses nothing that was sent: the request was not accepted durably,
+//! and its retransmission is opened afresh. A copy that arrives while the first is still being
+//! processed waits for the first one's answer.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::Response;
+use scv2::OsRng;
+use serde_json::Value;
+use subtle::ConstantTimeEq;
+use tokio::sync::watch;
+use zeroize::Zeroizing;
+
+use crate::answer::Req;
+use crate::app::{App, TaskTracker};
+use crate::headers::session_header;
+use crate::sessions::{BusyGuard, Live};
+use crate::store::{
+    CachedAnswer, Commit, CommitError, Effect, EffectOutcome, SealAnswer, SessionUpdate,
+};
+use crate::util::{key16, sha256};
+
+/// `ctx = METHOD SP path` (SPEC section 9).
+pub fn ctx_of(method: &Method, uri: &Uri) -> String {
+    format!("{} {}", method.as_str(), uri.path())
+}
+
+/// The live session named by the request's session id header, marked most recently used.
+/// `None`: no header, or no such live session.
+pub fn find_session(app: &App, req: &mut Req, headers: &HeaderMap) -> Option<Arc<Live>> {
+    let sid = session_header(headers)?;
+    req.set_session(sid);
+    app.sessions.get(sid)
+}
+
+/// A request envelope, decoded from its body.
+pub struct Envelope {
+    bytes: Vec<u8>,
+    web: bool,
+    digest: [u8; 32],
+}
+
+impl Envelope {
+    /// The raw envelope.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+    /// Whether it came in the web form (the answer uses the same form).
+    pub fn web(&self) -> bool {
+        self.web
+    }
+}
+
+/// Read the body (at most `max_body` bytes, within the body timeout) and decode the envelope:
+/// raw binary, or the web form when it starts with `{`.
+pub async fn read_envelope(app: &App, req: &Req, body: Body) -> Result<Envelope, Response> {
+    let read = tokio::time::timeout(
+        app.cfg.timeouts.body,
+        axum::body::to_bytes(body, app.cfg.max_body),
+    )
+    .await;
+    let bytes = match read {
+        Err(_) => {
+            app.metrics
+                .body_timeouts
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Err(req.body_timeout());
+        }
+        Ok(Err(_)) => return Err(req.sc_error(scv2::Error::PayloadTooLarge)),
+        Ok(Ok(b)) => b,
+    };
+    let (bytes, web) = if scv2::web::is_web_form(&bytes) {
+        match scv2::web::decode(&bytes, app.cfg.max_body) {
+            Ok(b) => (b, true),
+            Err(e) => return Err(req.sc_error(e)),
+        }
+    } else {
+        (bytes.to_vec(), false)
+    };
+    let digest = sha256(&[&bytes]);
+    Ok(Envelope { bytes, web, digest })
+}
+
+/// What a route does when the session is closed or expired while opening.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnGone {
+    /// Answer 401 `SESSION_NOT_FOUND` (the error's mapping).
+    Refuse,
+    /// Answer 200 `data: null` in plaintext (close is idempotent).
+    IdempotentOk,
+}
+
+type Published = Option<Arc<CachedAnswer>>;
+
+/// Requests between open and commit, by (session, envelope digest): a byte-identical copy that
+/// arrives meanwhile waits for the first one's answer instead of being refused.
+#[derive(Debug, Default)]
+pub struct Inflight {
+    map: Arc<Mutex<HashMap<[u8; 16], watch::Receiver<Published>>>>,
+}
+
+enum Join {
+    Lead(Leader),
+    Follow(watch::Receiver<Published>),
+}
+
+/// The first copy of a request; publishes its answer to copies that wait, and leaves the
+/// table when dropped.
+struct Leader {
+    map: Arc<Mutex<HashMap<[u8; 16], watch::Receiver<Published>>>>,
+    key: [u8; 16],
+    tx: watch::Sender<Published>,
+}
+
+impl Leader {
+    fn publish(&self, answer: Arc<CachedAnswer>) {
+        self.tx.send_replace(Some(answer));
+    }
+}
+
+impl Drop for Leader {
+    fn drop(&mut self) {
+        if let Ok(mut m) = self.map.lock() {
+            m.remove(&self.key);
+        }
+    }
+}
+
+impl Inflight {
+    fn join(&self, key: [u8; 16]) -> Join {
+        let mut m = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(rx) = m.get(&key) {
+            return Join::Follow(rx.clone());
+        }
+        let (tx, rx) = watch::channel(None);
+        m.insert(key, rx);
+        Join::Lead(Leader {
+            map: self.map.clone(),
+            key,
+            tx,
+        })
+    }
+
+    /// Requests in flight now.
+    pub fn len(&self) -> usize {
+        self.map.lock().map_or(0, |m| m.len())
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// An opened request: its plaintext and what is needed to answer it.
+pub struct Opened {
+    live: Arc<Live>,
+    _busy: BusyGuard,
+    slot: scv2::ResponseSlot,
+    plain: Zeroizing<Vec<u8>>,
+    web: bool,
+    ctx: String,
+    digest: [u8; 32],
+    leader: Leader,
+}
+
+impl Opened {
+    /// The decrypted body.
+    pub fn plaintext(&self) -> &[u8] {
+        &self.plain
+    }
+    /// The session.
+    pub fn session(&self) -> &Arc<Live> {
+        &self.live
+    }
+}
+
+/// The answer sent with the exact bytes of a cached type 129.
+fn retransmission(app: &App, req: &Req, a: &CachedAnswer, web: bool) -> Response {
+    app.metrics
+        .retransmissions
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    tracing::debug!(request_id = %req.request_id, "retransmission answered from the cache");
+    let status = StatusCode::from_u16(a.status).unwrap_or(StatusCode::OK);
+    req.envelope(status, &a.code, &a.envelope, web)
+}
+
+/// The cached answer to the envelope with `digest`, compared in constant time.
+async fn cached_answer(app: &App, sid: &str, digest: &[u8; 32]) -> Option<CachedAnswer> {
+    let all = match app.store.cached_answers(sid).await {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!(error = %e, "reading the answer cache failed");
+            return None;
+        }
+    };
+    let mut found = None;
+    for a in all {
+        let hit = bool::from(a.digest.ct_eq(digest));
+        if hit && found.is_none() {
+            found = Some(a);
+        }
+    }
+    found
+}
+
+/// Open `env` on `live` with `ctx`. `Err` is the answer to send: a plaintext refusal, or, for a
+/// byte-identical copy of a request already accepted, the bytes of its first answer.
+pub async fn open(
+    app: &Arc<App>,
+    req: &Req,
+    live: Arc<Live>,
+    ctx: String,
+    env: Envelope,
+    on_gone: OnGone,
+) -> Result<Opened, Response> {
+    let busy = live.busy();
+    let key = key16(&[live.session_id().as_bytes(), &env.digest]);
+    let mut rounds = 0;
+    let leader = loop {
+        match app.inflight.join(key) {
+            Join::Lead(l) => break l,
+            Join::Follow(mut rx) => {
+                rounds += 1;
+                let waited =
+                    tokio::time::timeout(app.cfg.timeouts.request, rx.wait_for(Option::is_some))
+                        .await;
+                let answer = match &waited {
+                    Ok(Ok(v)) => v.as_ref().cloned(),
+                    _ => None,
+                };
+                if let Some(a) = answer {
+                    return Err(retransmission(app, req, &a, env.web));
+                }
+                if waited.is_err() || rounds >= 3 {
+                    return Err(req.unavailable());
+                }
+                // The first copy ended without an answer: try this one.
+            }
+        }
+    };
+    let mut plain = Zeroizing::new(vec![0u8; scv2::max_open_len(env.bytes.len())]);
+    let opened = match live.session.read() {
+        Ok(s) => s.open_request(ctx.as_bytes(), &env.bytes, req.now, &mut plain),
+        Err(_) => Err(scv2::Error::Internal),
+    };
+    match opened {
+        Ok((slot, n)) => {
+            plain.truncate(n);
+            Ok(Opened {
+                live,
+                _busy: busy,
+                slot,
+                plain,
+                web: env.web,
+                ctx,
+                digest: env.digest,
+                leader,
+            })
+        }
+        Err(scv2::Error::Replayed) => {
+            match cached_answer(app, live.session_id(), &env.digest).await {
+                Some(a) => Err(retransmission(app, req, &a, env.web)),
+                None => Err(req.sc_error(scv2::Error::Replayed)),
+            }
+        }
+        Err(scv2::Error::SessionExpired | scv2::Error::InvalidState)
+            if on_gone == OnGone::IdempotentOk =>
+        {
+            Err(req.plain(StatusCode::OK, "2000", Value::Null))
+        }
+        Err(e) => Err(req.sc_error(e)),
+    }
+}
+
+/// An answer to seal: its status and the whole response wrapper.
+#[derive(Debug)]
+pub struct Answer {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// The wrapper (`{"version", "timestamp", "success", "code", "message", "data"}`).
+    pub body: Value,
+}
+
+/// Builds the answer from what the effect did.
+pub type BuildAnswer = Box<dyn FnOnce(&EffectOutcome) -> Answer + Send + 'static>;
+
+/// What the route's business decided.
+pub struct Reply {
+    /// The effect to commit with the answer.
+    pub effect: Effect,
+    /// The answer, from the effect's outcome.
+    pub build: BuildAnswer,
+    /// Keep the answer for retransmissions.
+    pub cache: bool,
+    /// A `Retry-After` header for the answer.
+    pub retry_after: Option<u64>,
+}
+
+impl Reply {
+    /// An answer that needs no effect.
+    pub fn answer(status: StatusCode, body: Value) -> Reply {
+        Reply {
+            effect: Effect::None,
+            build: Box::new(move |_| Answer { status, body }),
+            cache: true,
+            retry_after: None,
+        }
+    }
+}
+
+/// Run `business` on the opened request in a task of its own, commit, and answer.
+pub async fn respond<F, Fut>(app: &Arc<App>, req: Req, opened: Opened, business: F) -> Response
+where
+    F: FnOnce(Arc<App>, Req, Zeroizing<Vec<u8>>) -> Fut + Send + 'static,
+    Fut: Future<Output = Reply> + Send + 'static,
+{
+    let token = TaskTracker::start(app);
+    let app2 = app.clone();
+    let req2 = req.clone();
+    let task = tokio::spawn(async move {
+        let _token = token;
+        let Opened {
+            live,
+            _busy,
+            slot,
+            plain,
+            web,
+            ctx,
+            digest,
+            leader,
+        } = opened;
+        let reply = business(app2.clone(), req2.clone(), plain).await;
+        let parts = Parts {
+            live,
+            slot,
+            web,
+            ctx,
+            digest,
+            leader,
+        };
+        let r = commit_and_answer(&app2, &req2, parts, reply).await;
+        drop(_busy);
+        r
+    });
+    match task.await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(request_id = %req.request_id, error = %e, "request task failed");
+            req.internal()
+        }
+    }
+}
+
+struct Parts {
+    live: Arc<Live>,
+    slot: scv2::ResponseSlot,
+    web: bool,
+    ctx: String,
+    digest: [u8; 32],
+    leader: Leader,
+}
+
+async fn commit_and_answer(app: &Arc<App>, req: &Req, p: Parts, reply: Reply) -> Response {
+    let sid = p.live.session_id().to_owned();
+    let mut stored = p.live.stored_generation.lock().await;
+    let state = match p.live.session.read() {
+        Ok(s) => {
+            let generation = s.generation();
+            if generation > *stored {
+                s.export(&app.storage_key, &mut OsRng).map(|sealed| {
+                    Some(SessionUpdate {
+                        sealed,
+                        generation,
+                        last_used_ms: req.now,
+                    })
+                })
+            } else {
+                Ok(None)
+            }
+        }
+        Err(_) => Err(scv2::Error::Internal),
+    };
+    let update = match state {
+        Ok(u) => u,
+        // Closed meanwhile (a concurrent close or an eviction).
+        Err(e) => return req.sc_error(e),
+    };
+    let new_generation = update.as_ref().map(|u| u.generation);
+    let (live, slot, ctx, digest) = (p.live.clone(), p.slot, p.ctx, p.digest);
+    let build = reply.build;
+    let seal: SealAnswer = Box::new(move |outcome| {
+        let a = build(outcome);
+        let code = a
+            .body
+            .get("code")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let text = Zeroizing::new(a.body.to_string());
+        let s = live.session.read().map_err(|_| scv2::Error::Internal)?;
+        let mut out = vec![0u8; s.sealed_len(text.len())];
+        let n = s
+            .seal_response(slot, ctx.as_bytes(), text.as_bytes(), &mut out)
+            .map_err(|e| e.error)?;
+        out.truncate(n);
+        Ok(CachedAnswer {
+            digest,
+            status: a.status.as_u16(),
+            code,
+            envelope: out,
+        })
+    });
+    let commit = Commit {
+        session_id: sid.clone(),
+        expected_generation: *stored,
+        update,
+        effect: reply.effect,
+        seal,
+        cache_answer: reply.cache,
+    };
+    match app.store.commit(commit).await {
+        Ok(c) => {
+            if let Some(g) = new_generation {
+                *stored = g;
+            }
+            drop(stored);
+            if c.outcome == EffectOutcome::SessionEnded {
+                app.sessions.remove(&sid);
+                p.live.close();
+            }
+            let answer = Arc::new(c.answer);
+            p.leader.publish(answer.clone());
+            let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+            let mut r = req.envelope(status, &answer.code, &answer.envelope, p.web);
+            if let Some(s) = reply.retry_after {
+                r.headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(s));
+            }
+            r
+        }
+        Err(e) => {
+            drop(stored);
+            match e {
+                CommitError::Gone => {
+                    app.sessions.remove(&sid);
+                    req.session_not_found()
+                }
+                CommitError::Seal(e) => req.sc_error(e),
+                CommitError::Conflict => {
+                    app.metrics
+                        .commit_conflicts
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tracing::warn!(request_id = %req.request_id, "session changed under this request; reloading it");
+                    reload_session(app, &sid, req.now).await;
+                    req.unavailable()
+                }
+                CommitError::Db(e) => {
+                    tracing::error!(request_id = %req.request_id, error = %format!("{e:#}"), "committing an accepted request failed");
+                    reload_session(app, &sid, req.now).await;
+                    req.internal()
+                }
+            }
+        }
+    }
+}
+
+/// Replace the in-memory session by the store's last committed state (after a failed commit
+/// the memory holds a window mark the store does not have). If that fails the session is
+/// dropped from memory and its client opens a new one.
+pub async fn reload_session(app: &Arc<App>, sid: &str, now_ms: u64) {
+    let old = app.sessions.remove(sid);
+    let group = old.as_ref().and_then(|l| l.group());
+    match app.store.load_session(sid, now_ms).await {
+        Ok(Some(rec)) => {
+            match scv2::ServerSession::import(&app.storage_key, sid, &rec.sealed, &app.sc_config) {
+                Ok(s) => {
+                    let live = Arc::new(Live::new(s, group, rec.generation));
+                    let evicted =
+                        end_sessions(app.sessions.insert(live).into_iter().map(|(l, _)| l));
+                    if let Err(e) = app.store.delete_sessions(evicted).await {
+                        tracing::error!(error = %format!("{e:#}"), "deleting evicted sessions failed");
+                    }
+                }
+                Err(e) => tracing::warn!(error = e.name(), "reloaded session does not import"),
+            }
+        }
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = %format!("{e:#}"), "reloading a session failed"),
+    }
+}
+
+/// Close sessions that left the table (keys zeroized) and return their ids, for the store.
+pub fn end_sessions(gone: impl IntoIterator<Item = Arc<Live>>) -> Vec<String> {
+    gone.into_iter()
+        .map(|l| {
+            l.close();
+            l.session_id().to_owned()
+        })
+        .collect()
+}

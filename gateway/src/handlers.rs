@@ -1,0 +1,136 @@
+//! The secure-channel routes: the public-key document, session open and close, and the
+//! fallback for unknown paths and methods. (Password init is in [`crate::password_init`].)
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::response::Response;
+use scv2::OsRng;
+use serde_json::Value;
+
+use crate::answer::Req;
+use crate::app::App;
+use crate::channel::{self, end_sessions, OnGone, Reply};
+use crate::paths;
+use crate::sessions::Live;
+use crate::store::{Effect, SessionRecord};
+
+/// Unknown path → 404; known path, other method → 405.
+pub async fn fallback(req: Req, uri: Uri) -> Response {
+    if paths::ALL.contains(&uri.path()) {
+        req.plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "SYSTEM.METHOD_NOT_ALLOWED",
+            Value::Null,
+        )
+    } else {
+        req.plain(StatusCode::NOT_FOUND, "SYSTEM.NOT_FOUND", Value::Null)
+    }
+}
+
+/// `GET /web/v1/secure-channel/public-key`.
+pub async fn public_key(State(app): State<Arc<App>>, req: Req) -> Response {
+    match app.server.current_key(req.now) {
+        Some(k) => req.plain(
+            StatusCode::OK,
+            "2000",
+            crate::keyfile::document_json(&k.document()),
+        ),
+        None => req.internal(),
+    }
+}
+
+/// `POST /web/v1/secure-channel/session`: a type 1 in, a type 130 out.
+pub async fn session_open(State(app): State<Arc<App>>, mut req: Req, body: Body) -> Response {
+    if let Err(retry) = app.limits.session_create(&req.client, req.now) {
+        return req.rate_limited(retry);
+    }
+    let env = match channel::read_envelope(&app, &req, body).await {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let accepted = match app.server.accept(env.bytes(), req.now) {
+        Ok(a) => a,
+        Err(e) => return req.sc_error(e),
+    };
+    let sid = match scv2::generate_session_id(&mut OsRng) {
+        Ok(s) => s,
+        Err(_) => return req.internal(),
+    };
+    req.set_session(&sid);
+    let expires = req.now.saturating_add(app.cfg.session_ttl_ms);
+    let (session, type130) = match accepted.respond(&sid, expires, b"", &mut OsRng) {
+        Ok(x) => x,
+        Err(e) => return req.sc_error(e),
+    };
+    let sealed = match session.export(&app.storage_key, &mut OsRng) {
+        Ok(b) => b,
+        Err(e) => return req.sc_error(e),
+    };
+    let record = SessionRecord {
+        session_id: sid.clone(),
+        generation: session.generation(),
+        sealed,
+        expires_at_ms: expires,
+        client_group: req.client.group.to_string(),
+        last_used_ms: req.now,
+    };
+    let live = Arc::new(Live::new(
+        session,
+        Some(req.client.group),
+        record.generation,
+    ));
+    let evicted = end_sessions(app.sessions.insert(live).into_iter().map(|(l, _)| l));
+    if let Err(e) = app.store.create_session(record, evicted).await {
+        tracing::error!(request_id = %req.request_id, error = %format!("{e:#}"), "persisting a new session failed");
+        if let Some(l) = app.sessions.remove(&sid) {
+            l.close();
+        }
+        return req.internal();
+    }
+    let mut r = req.envelope(StatusCode::OK, "2000", &type130, env.web());
+    if let Ok(v) = HeaderValue::from_str(&sid) {
+        r.headers_mut()
+            .insert(HeaderName::from_static("x-sc-session-id"), v);
+    }
+    r
+}
+
+/// `POST /web/v1/secure-channel/session/close`: idempotent; an accepted close is answered in a
+/// type 129 and the session is deleted with it.
+pub async fn session_close(
+    State(app): State<Arc<App>>,
+    mut req: Req,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let idempotent_ok = |req: &Req| req.plain(StatusCode::OK, "2000", Value::Null);
+    if crate::headers::session_header(&headers).is_none() {
+        return req.session_not_found();
+    }
+    let Some(live) = channel::find_session(&app, &mut req, &headers) else {
+        return idempotent_ok(&req);
+    };
+    let env = match channel::read_envelope(&app, &req, body).await {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let ctx = channel::ctx_of(&method, &uri);
+    let opened = match channel::open(&app, &req, live, ctx, env, OnGone::IdempotentOk).await {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    channel::respond(&app, req, opened, |_app, req, _plain| async move {
+        let body = req.wrapper(true, "2000", Value::Null);
+        Reply {
+            effect: Effect::EndSession,
+            cache: false,
+            ..Reply::answer(StatusCode::OK, body)
+        }
+    })
+    .await
+}

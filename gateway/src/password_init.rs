@@ -1,0 +1,176 @@
+//! `POST /web/v1/system/auth/password/init`: its order of checks and its business logic (the
+//! registration claimed before hashing, so that one token costs at most one Argon2 hash).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::Response;
+use serde_json::{json, Value};
+use zeroize::Zeroizing;
+
+use crate::answer::Req;
+use crate::app::App;
+use crate::channel::{self, Answer, OnGone, Reply};
+use crate::clock::rfc3339;
+use crate::config::CLAIM_LEASE_MS;
+use crate::headers::{client_hash, init_header_problems};
+use crate::store::{Claim, Effect, EffectOutcome, TokenHash};
+use crate::util::random_u64;
+use crate::validate::{problems_json, validate_init};
+
+/// The handler. Order: address limits (every request that reaches the endpoint counts),
+/// headers, session, session limit, open, then the business in a type 129.
+pub async fn handler(
+    State(app): State<Arc<App>>,
+    mut req: Req,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let ticket = match app
+        .limits
+        .init_attempt(&req.client, client_hash(&headers), req.now)
+    {
+        Ok(t) => t,
+        Err(retry) => return req.rate_limited(retry),
+    };
+    let problems = init_header_problems(&headers);
+    if !problems.is_empty() {
+        return req.header_problems(&problems);
+    }
+    let Some(live) = channel::find_session(&app, &mut req, &headers) else {
+        return req.session_not_found();
+    };
+    if let Err(retry) = app.limits.init_session(&ticket, live.session_id(), req.now) {
+        return req.rate_limited(retry);
+    }
+    let env = match channel::read_envelope(&app, &req, body).await {
+        Ok(e) => e,
+        Err(r) => return r,
+    };
+    let ctx = channel::ctx_of(&method, &uri);
+    let opened = match channel::open(&app, &req, live, ctx, env, OnGone::Refuse).await {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    channel::respond(&app, req, opened, password_init).await
+}
+
+fn not_found(req: &Req) -> Answer {
+    Answer {
+        status: StatusCode::NOT_FOUND,
+        body: req.wrapper(false, "AUTH.SESSION_NOT_FOUND", Value::Null),
+    }
+}
+
+fn internal(req: &Req) -> Reply {
+    Reply::answer(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        req.wrapper(false, "SYSTEM.INTERNAL_ERROR", Value::Null),
+    )
+}
+
+/// The business logic, on the decrypted body.
+async fn password_init(app: Arc<App>, req: Req, plain: Zeroizing<Vec<u8>>) -> Reply {
+    let parsed = validate_init(&plain);
+    drop(plain);
+    let body = match parsed {
+        Ok(b) => b,
+        Err(p) => {
+            return Reply::answer(
+                StatusCode::BAD_REQUEST,
+                req.wrapper(
+                    false,
+                    "VALIDATION.INVALID_PARAMETER",
+                    problems_json(&p, req.lang),
+                ),
+            )
+        }
+    };
+    let token = TokenHash::of(&body.session_id);
+    let now = req.now;
+    if let Err(retry) = app.limits.token_check(&token, now) {
+        return Reply {
+            retry_after: Some(retry),
+            ..Reply::answer(
+                StatusCode::TOO_MANY_REQUESTS,
+                req.wrapper(false, "RATE_LIMIT.EXCEEDED", Value::Null),
+            )
+        };
+    }
+    let Ok(claim) = random_u64() else {
+        return internal(&req);
+    };
+    match app
+        .store
+        .claim_registration(token, claim, now, CLAIM_LEASE_MS)
+        .await
+    {
+        Ok(Claim::Claimed(_)) => {}
+        Ok(Claim::Unavailable) => {
+            app.limits.token_failed(&token, now);
+            let a = not_found(&req);
+            return Reply::answer(a.status, a.body);
+        }
+        Ok(Claim::Unknown) => {
+            let a = not_found(&req);
+            return Reply::answer(a.status, a.body);
+        }
+        Err(e) => {
+            tracing::error!(request_id = %req.request_id, error = %format!("{e:#}"), "claiming a registration failed");
+            return internal(&req);
+        }
+    }
+    let hash = match app.hash_slots.acquire().await {
+        Ok(permit) => {
+            app.metrics.argon2_hashes.fetch_add(1, Ordering::Relaxed);
+            let params = app.cfg.argon2;
+            let password = body.password;
+            let h = tokio::task::spawn_blocking(move || params.hash(&password)).await;
+            drop(permit);
+            match h {
+                Ok(Ok(h)) => Some(h),
+                _ => None,
+            }
+        }
+        Err(_) => None,
+    };
+    let Some(password_hash) = hash else {
+        if let Err(e) = app.store.release_claim(token, claim).await {
+            tracing::warn!(error = %format!("{e:#}"), "releasing a claim failed (its lease ends it)");
+        }
+        return internal(&req);
+    };
+    let r = req.clone();
+    Reply {
+        effect: Effect::CompleteRegistration {
+            token,
+            claim,
+            password_hash,
+            now_ms: now,
+        },
+        build: Box::new(move |outcome| match outcome {
+            EffectOutcome::UserCreated(user) => Answer {
+                status: StatusCode::CREATED,
+                body: r.wrapper(
+                    true,
+                    "2000",
+                    json!({
+                        "bizId": user.biz_id,
+                        "email": user.email,
+                        "name": user.name,
+                        "status": user.status,
+                        "createdAt": rfc3339(user.created_at_ms),
+                    }),
+                ),
+            },
+            _ => not_found(&r),
+        }),
+        cache: true,
+        retry_after: None,
+    }
+}
