@@ -23,6 +23,8 @@ use scv2_gateway::store::TokenHash;
 use scv2_gateway::{ClientOptions, Gateway, GatewayConfig, ManualClock, ScClient};
 use serde_json::json;
 
+mod common;
+
 type R<T = ()> = anyhow::Result<T>;
 
 const INIT: &str = PATH_PASSWORD_INIT;
@@ -561,58 +563,10 @@ fn f2_second_serve_on_one_database_is_refused() -> R {
 
 #[tokio::test]
 async fn f2_a_stale_generation_cannot_be_written_back() -> R {
-    use scv2_gateway::store::{
-        CachedAnswer, Commit, CommitError, Effect, SessionRecord, SessionUpdate, SqliteStore, Store,
-    };
+    // (tests/store.rs runs the same scenario against PostgreSQL.)
     let dir = TempDir::new();
-    let store = SqliteStore::open(&dir.path("s.sqlite"))?;
-    let rec = SessionRecord {
-        session_id: "sid-1".into(),
-        sealed: vec![2, 0, 0, 0, 0, 0, 0, 0, 0],
-        generation: 0,
-        expires_at_ms: u64::MAX / 2,
-        client_group: String::new(),
-        last_used_ms: 0,
-    };
-    store.create_session(rec, Vec::new()).await?;
-    // An export blob's header: version 2, its generation (the rest is not opened here).
-    let blob = |g: u64| [vec![2], g.to_be_bytes().to_vec(), vec![0; 28]].concat();
-    let commit = |expected: u64, generation: u64| Commit {
-        session_id: "sid-1".into(),
-        expected_generation: expected,
-        update: Some(SessionUpdate {
-            sealed: blob(generation),
-            generation,
-            last_used_ms: 1,
-        }),
-        effect: Effect::None,
-        seal: Box::new(|_| {
-            Ok(CachedAnswer {
-                digest: [0; 32],
-                status: 200,
-                code: "2000".into(),
-                envelope: vec![1],
-            })
-        }),
-        cache_answer: true,
-    };
-    assert!(store.commit(commit(0, 1)).await.is_ok());
-    // A writer that still believes generation 0 (a stale copy) is refused, whatever it writes;
-    // so is a state that is not newer than the one held.
-    let mut refused = 0;
-    for (expected, generation) in [(0, 1), (0, 5), (1, 1)] {
-        if matches!(
-            store.commit(commit(expected, generation)).await,
-            Err(CommitError::Conflict)
-        ) {
-            refused += 1;
-        }
-    }
-    assert!(store.commit(commit(1, 2)).await.is_ok());
-    assert_eq!(
-        store.load_session("sid-1", 0).await?.map(|r| r.generation),
-        Some(2)
-    );
+    let store = scv2_gateway::store::SqliteStore::open(&dir.path("s.sqlite"))?;
+    let refused = common::stale_generation_refused(&store).await?;
     println!("figure 2: commits from a stale or not newer generation: {refused} of 3 refused");
     assert_eq!(refused, 3);
     Ok(())
