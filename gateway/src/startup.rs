@@ -352,6 +352,7 @@ async fn open_store(cfg: &GatewayConfig) -> anyhow::Result<(Arc<dyn Store>, Opti
                 pool_size: cfg.pg.pool_size,
                 statement_timeout: cfg.pg.statement_timeout,
                 idle_in_transaction_timeout: cfg.timeouts.request + cfg.pg.statement_timeout,
+                queue_timeout: cfg.timeouts.request,
                 storage_key: Some(key.clone()),
             };
             let pg = PgStore::connect(url, opts).await?;

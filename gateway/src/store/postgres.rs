@@ -93,6 +93,9 @@ pub struct PgOptions {
     /// Longest a request transaction may sit idle (its business running) before the database
     /// ends it.
     pub idle_in_transaction_timeout: Duration,
+    /// Longest a request waits for one of the request-transaction slots (requests queue there
+    /// when every slot is busy, e.g. with Argon2 hashes).
+    pub queue_timeout: Duration,
     /// The storage key: server keys in the database are sealed under it. Without it, server
     /// keys cannot be read or added (registrations and users can).
     pub storage_key: Option<Zeroizing<[u8; 32]>>,
@@ -109,6 +112,7 @@ impl Default for PgOptions {
             pool_size: DEFAULT_POOL_SIZE,
             statement_timeout: Duration::from_millis(DEFAULT_STATEMENT_TIMEOUT_MS),
             idle_in_transaction_timeout: Duration::from_secs(60),
+            queue_timeout: Duration::from_secs(30),
             storage_key: None,
         }
     }
@@ -136,6 +140,7 @@ struct Inner {
     tx_slots: Arc<Semaphore>,
     describe: String,
     timeout: Duration,
+    queue_timeout: Duration,
     seal: Option<KeySeal>,
     round_trips: AtomicU64,
     transactions: AtomicU64,
@@ -275,6 +280,7 @@ impl PgStore {
                 tx_slots: Arc::new(Semaphore::new((size - size / 4).max(1))),
                 describe,
                 timeout: opts.statement_timeout + Duration::from_secs(2),
+                queue_timeout: opts.queue_timeout,
                 seal,
                 round_trips: AtomicU64::new(0),
                 transactions: AtomicU64::new(0),
@@ -1095,7 +1101,7 @@ impl Store for PgStore {
         now_ms: u64,
     ) -> StoreResult<Option<Locked>> {
         let slot = match tokio::time::timeout(
-            self.inner.timeout,
+            self.inner.queue_timeout,
             self.inner.tx_slots.clone().acquire_owned(),
         )
         .await
