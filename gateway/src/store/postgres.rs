@@ -74,7 +74,8 @@ pub const SCHEMA_VERSION: i32 = 1;
 
 /// Advisory lock keys (`pg_advisory_xact_lock`), one per purpose ("scv2" in ASCII, then a tag).
 const LOCK_MIGRATE: i64 = 0x7363_7632_0000_0001;
-const LOCK_SWEEP: i64 = 0x7363_7632_0000_0002;
+/// The advisory lock a sweeping gateway holds (`pg_try_advisory_xact_lock`).
+pub const LOCK_SWEEP: i64 = 0x7363_7632_0000_0002;
 const LOCK_KEYS: i64 = 0x7363_7632_0000_0003;
 
 /// Whether `url` names a PostgreSQL database (`postgres://…` or `postgresql://…`).
