@@ -386,6 +386,9 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let gw = scv2_gateway::start(cfg).await?;
     let doc = gw.public_key();
     tracing::info!(url = %gw.url(), key_id = %doc.key_id, public_key = %doc.public_key, "scv2 gateway ready");
+    if let Some(m) = gw.metrics_addr() {
+        eprintln!("scv2 metrics on http://{m}/metrics");
+    }
     eprintln!(
         "scv2 gateway on {} — keyId {} publicKey {}",
         gw.url(),

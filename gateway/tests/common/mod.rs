@@ -208,3 +208,115 @@ pub async fn stale_generation_refused(store: &dyn Store) -> R<usize> {
     anyhow::ensure!(g == Some(2), "generation {g:?}, expected 2");
     Ok(refused)
 }
+
+/// The `scv2` binary.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_scv2")
+}
+
+/// A running `scv2 serve` process (killed on drop).
+pub struct Serve {
+    pub child: std::process::Child,
+    pub url: String,
+    pub metrics: Option<String>,
+    pub stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Serve {
+    /// Start `scv2 serve --listen 127.0.0.1:0 ARGS` with `envs`; waits until it listens.
+    pub fn start(args: &[&str], envs: &[(&str, &str)]) -> R<Serve> {
+        use std::io::BufRead as _;
+        let mut cmd = std::process::Command::new(bin());
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"])
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .env_remove("SCV2_STORAGE_KEY");
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn()?;
+        let stderr = child
+            .stderr
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("stderr"))?;
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel::<Option<(String, Option<String>)>>();
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            let mut metrics = None;
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("scv2 metrics on ").nth(1) {
+                    metrics = Some(rest.trim().trim_end_matches("/metrics").to_owned());
+                }
+                if let Some(rest) = line.split("scv2 gateway on ").nth(1) {
+                    let url = rest.split_whitespace().next().unwrap_or("").to_owned();
+                    let _ = tx.send(Some((url, metrics.clone())));
+                }
+                if let Ok(mut l) = sink.lock() {
+                    l.push(line);
+                }
+            }
+            let _ = tx.send(None);
+        });
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(Some((url, metrics))) => Ok(Serve {
+                child,
+                url,
+                metrics,
+                stderr: lines,
+            }),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                std::thread::sleep(Duration::from_millis(50));
+                let log = lines.lock().map(|l| l.join("\n")).unwrap_or_default();
+                anyhow::bail!("scv2 serve did not start: {log}")
+            }
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn log(&self) -> String {
+        self.stderr.lock().map(|l| l.join("\n")).unwrap_or_default()
+    }
+
+    /// Whether the process still runs.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// SIGKILL.
+    pub fn kill9(&mut self) -> R {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+
+    /// One counter of `GET /metrics` (`scv2_NAME`).
+    pub async fn metric(&self, name: &str) -> R<u64> {
+        let base = self
+            .metrics
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("no metrics address"))?;
+        let text = reqwest::get(format!("{base}/metrics")).await?.text().await?;
+        let want = format!("scv2_{name} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&want))
+            .and_then(|v| v.trim().parse().ok())
+            .ok_or_else(|| anyhow::anyhow!("no {name} in {text}"))
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+use std::time::Duration;
