@@ -174,7 +174,11 @@ async fn handshake_on_a_init_on_b_close_on_c() -> R {
         .args(["registration", "add", "--db", &cl.db])
         .args(["--email", "abc@example.com", "--name", "A B C"])
         .output()?;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let token = String::from_utf8(out.stdout)?
         .lines()
         .last()
@@ -188,7 +192,12 @@ async fn handshake_on_a_init_on_b_close_on_c() -> R {
     );
     let s = a.open_session(&cl.key.0).await?;
     let r = b.call(&s, "POST", INIT, &init_body(&token)).await?;
-    assert_eq!((r.status, r.encrypted, r.code()), (201, true, "2000"), "{}", r.body);
+    assert_eq!(
+        (r.status, r.encrypted, r.code()),
+        (201, true, "2000"),
+        "{}",
+        r.body
+    );
     let r = c.close(&s).await?;
     assert_eq!((r.status, r.encrypted), (200, true), "{}", r.body);
     // Closed for every gateway.
@@ -208,7 +217,12 @@ async fn handshake_on_a_init_on_b_close_on_c() -> R {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replays_across_gateways_and_200_racing_rounds() -> R {
-    let Some(cl) = cluster("replays_across_gateways_and_200_racing_rounds", 3, &GENEROUS).await?
+    let Some(cl) = cluster(
+        "replays_across_gateways_and_200_racing_rounds",
+        3,
+        &GENEROUS,
+    )
+    .await?
     else {
         return Ok(());
     };
@@ -252,7 +266,12 @@ async fn replays_across_gateways_and_200_racing_rounds() -> R {
             cs[1].send(Method::POST, INIT, h(), env.clone())
         );
         let (x, y) = (x?, y?);
-        assert!(is_129(&x.body) && is_129(&y.body), "round {i}: {} {}", x.status, y.status);
+        assert!(
+            is_129(&x.body) && is_129(&y.body),
+            "round {i}: {} {}",
+            x.status,
+            y.status
+        );
         if x.body == y.body && x.status == y.status {
             identical += 1;
         }
@@ -310,7 +329,10 @@ async fn password_init_limits_hold_across_gateways() -> R {
     let mut allowed = 0;
     for i in 0..21usize {
         let c = cl.client(i % 3, &format!("rot-{i}"), ip)?;
-        let s = cl.client((i + 2) % 3, "x", ip)?.open_session(&cl.key.0).await?;
+        let s = cl
+            .client((i + 2) % 3, "x", ip)?
+            .open_session(&cl.key.0)
+            .await?;
         let r = c.call(&s, "POST", INIT, b"{}").await?;
         if r.status != 429 {
             allowed += 1;
@@ -339,7 +361,10 @@ async fn twenty_concurrent_inits_naming_one_token() -> R {
     for i in 0..20usize {
         let ip = format!("198.18.3.{}", i + 1);
         let c = cl.client(i % 3, &format!("tok-{i}"), &ip)?;
-        let s = cl.client((i + 1) % 3, "x", &ip)?.open_session(&cl.key.0).await?;
+        let s = cl
+            .client((i + 1) % 3, "x", &ip)?
+            .open_session(&cl.key.0)
+            .await?;
         let (p, e) = c.seal(&s, "POST", INIT, &init_body(&token))?;
         prepared.push((c, s, p, e));
     }
@@ -403,7 +428,12 @@ async fn kill_test_client(
             Ok(raw) if is_129(&raw.body) => break raw,
             Ok(raw) => {
                 // 503 while a gateway went away: retransmit the same bytes.
-                anyhow::ensure!(raw.status == 503, "HTTP {} {:?}", raw.status, raw.json().ok());
+                anyhow::ensure!(
+                    raw.status == 503,
+                    "HTTP {} {:?}",
+                    raw.status,
+                    raw.json().ok()
+                );
             }
             Err(_) => {}
         }
@@ -486,7 +516,11 @@ async fn kill_9_of_one_gateway_during_200_clients() -> R {
     );
     assert!(!cl.gws[1].alive());
     assert_eq!(bizs.len(), n);
-    assert_eq!(distinct.len(), n, "a 201 was answered twice with different users");
+    assert_eq!(
+        distinct.len(),
+        n,
+        "a 201 was answered twice with different users"
+    );
     assert_eq!(seen_in_db, n);
     assert_eq!((users.len(), emails.len()), (n, n));
     assert!(moved > 0, "no client had to move");

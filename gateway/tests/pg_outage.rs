@@ -97,15 +97,17 @@ async fn client_run(cs: Vec<ScClient>, token: String, key_id: String, init_at: u
         let mut pending = Some(p);
         let mut attempt = 0usize;
         loop {
-            anyhow::ensure!(Instant::now() < deadline, "no answer to request {k} in time");
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "no answer to request {k} in time"
+            );
             let c = &cs[(k + attempt) % cs.len()];
             let h = c.standard_headers(Some(s.session_id()));
             let raw = c.send(Method::POST, INIT, h, env.clone()).await;
             match raw {
                 Ok(raw)
                     if raw.body.len() > 16
-                        && raw.body[..4]
-                            == scv2::wire::data_header(scv2::wire::TYPE_RESPONSE) =>
+                        && raw.body[..4] == scv2::wire::data_header(scv2::wire::TYPE_RESPONSE) =>
                 {
                     let r = c.read_answer(
                         &s,
@@ -125,7 +127,10 @@ async fn client_run(cs: Vec<ScClient>, token: String, key_id: String, init_at: u
                     break;
                 }
                 Ok(raw) => {
-                    let code = raw.json().ok().and_then(|v| v["code"].as_str().map(str::to_owned));
+                    let code = raw
+                        .json()
+                        .ok()
+                        .and_then(|v| v["code"].as_str().map(str::to_owned));
                     anyhow::ensure!(
                         raw.status == 503 && code.as_deref() == Some("SYSTEM.SERVICE_UNAVAILABLE"),
                         "HTTP {} {code:?}",
@@ -205,7 +210,12 @@ async fn postgres_stopped_for_seconds_under_load() -> R {
             cs.push(c);
         }
         // The password inits fall before, during and after the outage.
-        tasks.push(tokio::spawn(client_run(cs, token, key_id.clone(), 4 + 3 * (i % 8))));
+        tasks.push(tokio::spawn(client_run(
+            cs,
+            token,
+            key_id.clone(),
+            4 + 3 * (i % 8),
+        )));
     }
     drop(store);
     tokio::time::sleep(Duration::from_millis(1500)).await;

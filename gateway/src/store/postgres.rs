@@ -1060,7 +1060,7 @@ impl Store for PgStore {
                 &c,
                 "WITH gone AS (DELETE FROM sc_sessions WHERE session_id IN (\
                      SELECT session_id FROM sc_sessions WHERE client_group = $5 \
-                     ORDER BY created_at_ms DESC, session_id DESC OFFSET $7 \
+                     ORDER BY created_seq DESC OFFSET $7 \
                      FOR UPDATE SKIP LOCKED) RETURNING 1) \
                      INSERT INTO sc_sessions (session_id, sealed, generation, expires_at_ms, \
                      client_group, created_at_ms, last_used_ms) \

@@ -227,12 +227,18 @@ impl Serve {
     pub fn start(args: &[&str], envs: &[(&str, &str)]) -> R<Serve> {
         use std::io::BufRead as _;
         let mut cmd = std::process::Command::new(bin());
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"])
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .env_remove("SCV2_STORAGE_KEY");
+        cmd.args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ])
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .env_remove("SCV2_STORAGE_KEY");
         for (k, v) in envs {
             cmd.env(k, v);
         }
@@ -246,7 +252,10 @@ impl Serve {
         let sink = lines.clone();
         std::thread::spawn(move || {
             let mut metrics = None;
-            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
                 if let Some(rest) = line.split("scv2 metrics on ").nth(1) {
                     metrics = Some(rest.trim().trim_end_matches("/metrics").to_owned());
                 }
@@ -303,7 +312,10 @@ impl Serve {
             .metrics
             .as_ref()
             .ok_or_else(|| anyhow::anyhow!("no metrics address"))?;
-        let text = reqwest::get(format!("{base}/metrics")).await?.text().await?;
+        let text = reqwest::get(format!("{base}/metrics"))
+            .await?
+            .text()
+            .await?;
         let want = format!("scv2_{name} ");
         text.lines()
             .find_map(|l| l.strip_prefix(&want))

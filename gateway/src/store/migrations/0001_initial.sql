@@ -21,10 +21,12 @@ CREATE TABLE sc_sessions (
     expires_at_ms bigint NOT NULL,
     client_group  text NOT NULL,
     created_at_ms bigint NOT NULL,
-    last_used_ms  bigint NOT NULL
+    last_used_ms  bigint NOT NULL,
+    -- creation order (the per-address cap evicts the oldest; times can tie)
+    created_seq   bigint GENERATED ALWAYS AS IDENTITY
 );
 CREATE INDEX sc_sessions_expiry ON sc_sessions (expires_at_ms);
-CREATE INDEX sc_sessions_group ON sc_sessions (client_group, created_at_ms);
+CREATE INDEX sc_sessions_group ON sc_sessions (client_group, created_seq);
 
 -- The last 16 answers of each session (slot = generation after the request, modulo 16), for
 -- byte-identical retransmissions.
