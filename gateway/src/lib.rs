@@ -16,6 +16,7 @@
 
 pub mod answer;
 pub mod app;
+pub mod bench;
 pub mod channel;
 pub mod client;
 pub mod client_ip;

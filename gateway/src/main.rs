@@ -66,6 +66,9 @@ enum Cmd {
         /// File, or `-`.
         input: String,
     },
+    /// SCv2 load generator for BENCHMARKS.md (loopback only).
+    #[command(hide = true)]
+    Bench(BenchArgs),
     /// Start a server on a free loopback port with a temporary database and run the whole flow.
     Demo {
         /// Instead, serve the web demo page and print its link (the flow runs in a browser).
@@ -189,6 +192,40 @@ struct ServeArgs {
     /// Serve the web demo page (the password-init flow with the web SDK) at /demo/.
     #[arg(long)]
     web_demo: bool,
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// Gateway base URL (repeat: the load is spread over them, request by request).
+    #[arg(long = "url", required = true)]
+    urls: Vec<String>,
+    /// The store, where `--mode init` creates its registrations.
+    #[arg(long)]
+    db: Option<String>,
+    /// init (password inits on an open session), close, or session (opens).
+    #[arg(long, default_value = "init")]
+    mode: scv2_gateway::bench::Mode,
+    /// Concurrent workers (each its own client address).
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Seconds.
+    #[arg(long, default_value_t = 10)]
+    duration_secs: u64,
+    /// Registrations created for `--mode init`.
+    #[arg(long, default_value_t = 20_000)]
+    registrations: usize,
+    /// Gateway pid whose CPU time is measured (repeat).
+    #[arg(long = "pid")]
+    pids: Vec<u32>,
+    /// Gateway metrics base URL, e.g. http://127.0.0.1:9100 (repeat).
+    #[arg(long = "metrics")]
+    metrics: Vec<String>,
+    /// PostgreSQL URL whose pg_stat_database.xact_commit is read before and after.
+    #[arg(long)]
+    pg_stats: Option<String>,
+    /// A label for the output line.
+    #[arg(long, default_value = "")]
+    label: String,
 }
 
 #[derive(Subcommand)]
@@ -727,6 +764,20 @@ fn main() -> ExitCode {
                 .await
                 .map(|_| ExitCode::SUCCESS),
             Cmd::Keys { cmd } => keys(cmd).await.map(|_| ExitCode::SUCCESS),
+            Cmd::Bench(a) => scv2_gateway::bench::run(scv2_gateway::bench::BenchConfig {
+                urls: a.urls,
+                db: a.db,
+                mode: a.mode,
+                concurrency: a.concurrency,
+                duration: std::time::Duration::from_secs(a.duration_secs.clamp(1, 600)),
+                registrations: a.registrations,
+                pids: a.pids,
+                metrics: a.metrics,
+                pg_stats: a.pg_stats,
+                label: a.label,
+            })
+            .await
+            .map(|_| ExitCode::SUCCESS),
             Cmd::Call(a) => call(a).await,
             Cmd::Inspect { input } => inspect(&input).map(|_| ExitCode::SUCCESS),
             Cmd::Demo { browser: false } => {

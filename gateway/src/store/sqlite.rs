@@ -335,6 +335,34 @@ impl SqliteStore {
         })
     }
 
+    /// Create many pending registrations in one transaction (load generators).
+    pub fn add_registrations_bulk(
+        &self,
+        regs: &[(TokenHash, String, String)],
+        now_ms: u64,
+        ttl_ms: u64,
+    ) -> anyhow::Result<()> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction()?;
+        {
+            let mut st = tx.prepare(
+                "INSERT INTO registrations (token_hash, email, name, created_at_ms, \
+                 expires_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for (t, email, name) in regs {
+                st.execute(params![
+                    &t.as_bytes()[..],
+                    email,
+                    name,
+                    to_i64(now_ms),
+                    to_i64(now_ms.saturating_add(ttl_ms))
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     fn release_claim_sync(
         conn: &Connection,
         token: &TokenHash,
