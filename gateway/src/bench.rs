@@ -99,12 +99,19 @@ fn cpu_ticks(pid: u32) -> anyhow::Result<u64> {
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let f: Vec<&str> = rest.split_whitespace().collect();
     // After the command: state is field 3; utime and stime are fields 14 and 15.
-    let get = |i: usize| f.get(i - 3).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let get = |i: usize| {
+        f.get(i - 3)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     Ok(get(14) + get(15))
 }
 
 async fn metric(base: &str, name: &str) -> anyhow::Result<u64> {
-    let text = reqwest::get(format!("{base}/metrics")).await?.text().await?;
+    let text = reqwest::get(format!("{base}/metrics"))
+        .await?
+        .text()
+        .await?;
     let want = format!("scv2_{name} ");
     text.lines()
         .find_map(|l| l.strip_prefix(&want))
@@ -219,7 +226,12 @@ pub async fn run(cfg: BenchConfig) -> anyhow::Result<Value> {
         for u in &cfg.urls {
             let mut o = ClientOptions::new(u);
             o.client_hash = format!("bench-{w}");
-            o.cf_ip = Some(format!("10.{}.{}.{}", (w >> 16) & 255, (w >> 8) & 255, w & 255 | 1));
+            o.cf_ip = Some(format!(
+                "10.{}.{}.{}",
+                (w >> 16) & 255,
+                (w >> 8) & 255,
+                w & 255 | 1
+            ));
             let mut c = ScClient::new(o)?;
             c.pin(&key_id, &public)?;
             clients.push(c);
@@ -301,8 +313,8 @@ pub async fn run(cfg: BenchConfig) -> anyhow::Result<Value> {
                         let Some(token) = tokens.lock().ok().and_then(|mut t| t.pop()) else {
                             break;
                         };
-                        let body = json!({"sessionId": token, "password": "NewP@ssw0rd"})
-                            .to_string();
+                        let body =
+                            json!({"sessionId": token, "password": "NewP@ssw0rd"}).to_string();
                         let t = Instant::now();
                         match c.call(s, "POST", PATH_PASSWORD_INIT, body.as_bytes()).await {
                             Ok(r) if r.status == 201 && r.encrypted => {

@@ -174,7 +174,7 @@ async fn postgres_stopped_for_seconds_under_load() -> R {
         "--init-rate-per-ip",
         "1000",
     ];
-    let mut gws = vec![
+    let mut gws = [
         Serve::start(&args, &[("SCV2_STORAGE_KEY", &key)])?,
         Serve::start(&args, &[("SCV2_STORAGE_KEY", &key)])?,
     ];

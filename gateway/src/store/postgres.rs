@@ -330,7 +330,7 @@ impl PgStore {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> anyhow::Result<Vec<Row>> {
-        let rows = self.query_tx(&c, sql, params).await?;
+        let rows = self.query_tx(c, sql, params).await?;
         self.count(0, 1);
         Ok(rows)
     }
@@ -355,7 +355,7 @@ impl PgStore {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> anyhow::Result<u64> {
-        let n = self.execute_tx(&c, sql, params).await?;
+        let n = self.execute_tx(c, sql, params).await?;
         self.count(0, 1);
         Ok(n)
     }
@@ -512,7 +512,7 @@ impl PgStore {
         let window: Vec<i64> = keys.iter().map(|k| to_i64(k.spec.window_ms)).collect();
         let rows = self
             .query_tx(
-                &c,
+                c,
                 "SELECT scv2_rate($1::smallint[], $2::bytea[], $3::integer[], $4::bigint[], \
                  $5::bigint, $6::boolean)",
                 &[&tbl, &key, &limit, &window, &to_i64(now_ms), &count],
@@ -654,7 +654,7 @@ impl SessionTx for PgTx {
             .step(
                 "reading the answer cache",
                 self.store.query_tx(
-                    &c,
+                    c,
                     "SELECT digest, status, code, envelope FROM sc_answers \
                      WHERE session_id = $1 ORDER BY generation DESC",
                     &[&self.session_id],
@@ -690,7 +690,7 @@ impl SessionTx for PgTx {
             .step(
                 "claiming a registration",
                 self.store.query_tx(
-                    &c,
+                    c,
                     "WITH c AS (SELECT email, name, expires_at_ms FROM registrations \
                      WHERE token_hash = $1 AND used_at_ms IS NULL AND expires_at_ms > $2 \
                      FOR UPDATE SKIP LOCKED) \
