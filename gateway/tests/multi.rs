@@ -526,3 +526,140 @@ async fn kill_9_of_one_gateway_during_200_clients() -> R {
     assert!(moved > 0, "no client had to move");
     Ok(())
 }
+
+/// Run `scv2 keys ARGS` with the test storage key; returns stdout.
+fn keys_cmd(args: &[&str]) -> R<String> {
+    let out = std::process::Command::new(common::bin())
+        .arg("keys")
+        .args(args)
+        .env("SCV2_STORAGE_KEY", common::test_storage_key_hex())
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "scv2 keys {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(String::from_utf8(out.stdout)?)
+}
+
+/// Poll `f` every 100 ms for at most 10 s.
+async fn eventually<F, Fut>(what: &str, f: F) -> R
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if f().await {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("not within 10 s: {what}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_rotate_on_every_gateway() -> R {
+    let Some(cl) = cluster(
+        "keys_rotate_on_every_gateway",
+        2,
+        &["--key-refresh-secs", "1"],
+    )
+    .await?
+    else {
+        return Ok(());
+    };
+    let old = cl.key.clone();
+    let ip = "198.18.5.1";
+    let old_session = cl.client(0, "rot", ip)?.open_session(&old.0).await?;
+    // A new key, advertised in 4 s: every gateway accepts it within the refresh interval.
+    let doc: serde_json::Value = serde_json::from_str(&keys_cmd(&[
+        "add",
+        "--db",
+        &cl.db,
+        "--key-id",
+        "k-next",
+        "--activate-in-secs",
+        "4",
+    ])?)?;
+    let public = doc["publicKey"].as_str().unwrap_or("").to_owned();
+    let t = Instant::now();
+    for g in 0..2 {
+        let mut o = ClientOptions::new(&cl.gws[g].url);
+        o.cf_ip = Some(ip.into());
+        let mut c = ScClient::new(o)?;
+        c.pin("k-next", &public)?;
+        eventually("the new key accepted", || async {
+            c.open_session("k-next").await.is_ok()
+        })
+        .await?;
+        let advertised = c.public_key().await?["keyId"].clone();
+        assert_eq!(
+            advertised,
+            old.0.as_str(),
+            "advertised before its createdAt"
+        );
+    }
+    let list = keys_cmd(&["list", "--db", &cl.db])?;
+    assert!(
+        list.contains("k-next") && list.contains("next (accepted"),
+        "{list}"
+    );
+    // From its createdAt on, every gateway advertises it.
+    for g in 0..2 {
+        let mut o = ClientOptions::new(&cl.gws[g].url);
+        o.cf_ip = Some(ip.into());
+        let c = ScClient::new(o)?;
+        eventually("the new key advertised", || async {
+            c.public_key().await.is_ok_and(|d| d["keyId"] == "k-next")
+        })
+        .await?;
+    }
+    let accepted_in = t.elapsed();
+    // Retire the old key: no new sessions for it anywhere; sessions opened with it go on.
+    keys_cmd(&["retire", "--db", &cl.db, "--key-id", &old.0])?;
+    for g in 0..2 {
+        let c = cl.client(g, "rot", ip)?;
+        eventually("the old key refused", || async {
+            c.open_session(&old.0)
+                .await
+                .is_err_and(|e| e.to_string().contains("UNKNOWN_KEY_ID"))
+        })
+        .await?;
+        let r = c.call(&old_session, "POST", INIT, b"{}").await?;
+        assert_eq!((r.status, r.encrypted), (400, true), "{}", r.body);
+    }
+    // The last key is not retired without --force.
+    let out = std::process::Command::new(common::bin())
+        .args(["keys", "retire", "--db", &cl.db, "--key-id", "k-next"])
+        .output()?;
+    assert!(!out.status.success());
+    println!(
+        "multi: scv2 keys add: accepted by both gateways, advertised by both after {:.1} s \
+         (--activate-in-secs 4); retired old key refused for new sessions, its open session \
+         still answered",
+        accepted_in.as_secs_f64()
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn postgres_needs_an_external_storage_key() -> R {
+    let Some(url) = common::pg_url("postgres_needs_an_external_storage_key") else {
+        return Ok(());
+    };
+    let db = common::fresh_database(&url).await?;
+    let err = match Serve::start(&["--db", &db], &[]) {
+        Ok(s) => anyhow::bail!("started without a storage key: {}", s.log()),
+        Err(e) => e.to_string(),
+    };
+    println!(
+        "multi: serve on PostgreSQL without a storage key: {}",
+        err.lines().last().unwrap_or("")
+    );
+    assert!(
+        err.contains("SCV2_STORAGE_KEY or --storage-key-file"),
+        "{err}"
+    );
+    Ok(())
+}
