@@ -63,7 +63,10 @@ pub fn pg_url(test: &str) -> Option<String> {
                 "{test}: CI=true but SCV2_TEST_PG_URL is not set: run the tests under \
                  scripts/with-postgres.sh"
             );
-            println!(
+            // Straight to stderr: the test harness captures print!, and a skip must be seen.
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
                 "{test}: skipped (no PostgreSQL: run under scripts/with-postgres.sh to include it)"
             );
             None
