@@ -169,6 +169,13 @@ async fn handshake_on_a_init_on_b_close_on_c() -> R {
     let Some(cl) = cluster("handshake_on_a_init_on_b_close_on_c", 3, &[]).await? else {
         return Ok(());
     };
+    // The load balancer's probes, without any SCv2 or Cloudflare header.
+    for g in &cl.gws {
+        for probe in ["/healthz", "/readyz"] {
+            let r = reqwest::get(format!("{}{probe}", g.url)).await?;
+            assert_eq!(r.status().as_u16(), 200, "{probe}");
+        }
+    }
     // A registration made with the CLI, on the shared database.
     let out = std::process::Command::new(common::bin())
         .args(["registration", "add", "--db", &cl.db])
@@ -405,18 +412,22 @@ async fn kill_test_client(
     home: usize,
     token: String,
     key_id: String,
+    mut go: tokio::sync::watch::Receiver<bool>,
+    done: Arc<std::sync::atomic::AtomicUsize>,
 ) -> R<(Option<String>, bool, usize)> {
-    let s: ClientSession = {
+    let (s, opened_on): (ClientSession, usize) = {
         let mut opened = None;
         for k in 0..3 {
             if let Ok(s) = cs[(home + k) % 3].open_session(&key_id).await {
-                opened = Some(s);
+                opened = Some((s, (home + k) % 3));
                 break;
             }
         }
         opened.ok_or_else(|| anyhow::anyhow!("no gateway opened a session"))?
     };
     let (p, env) = cs[home].seal(&s, "POST", INIT, &init_body(&token))?;
+    // Every client has its session before the load starts.
+    let _ = go.wait_for(|g| *g).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut moved = false;
     let mut attempt = 0usize;
@@ -444,6 +455,7 @@ async fn kill_test_client(
     let r = cs[home].read_answer(&s, p, "POST", INIT, answer)?;
     anyhow::ensure!(r.status == 201, "HTTP {} {}", r.status, r.body);
     let biz = r.body["data"]["bizId"].as_str().map(str::to_owned);
+    done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     // The session goes on (no new handshake): closed on whichever gateway answers.
     let mut closed = false;
     for k in 0..3 {
@@ -455,7 +467,7 @@ async fn kill_test_client(
         }
     }
     anyhow::ensure!(closed, "the session could not be closed");
-    Ok((biz, moved, attempt))
+    Ok((biz, moved, opened_on))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -474,6 +486,8 @@ async fn kill_9_of_one_gateway_during_200_clients() -> R {
     for i in 0..n {
         tokens.push(cl.registration(&format!("k{i:03}@example.com")).await?);
     }
+    let (go_tx, go) = tokio::sync::watch::channel(false);
+    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for (i, token) in tokens.into_iter().enumerate() {
         let ip = format!("198.19.{}.{}", i / 200, i % 200 + 1);
@@ -481,21 +495,36 @@ async fn kill_9_of_one_gateway_during_200_clients() -> R {
             .map(|g| cl.client(g, &format!("kill-{i}"), &ip))
             .collect::<R<_>>()?;
         let key_id = cl.key.0.clone();
-        tasks.push(tokio::spawn(kill_test_client(cs, i % 3, token, key_id)));
-        if i == n / 3 {
-            // A third of the clients are on their way: kill B with SIGKILL.
-            tokio::time::sleep(Duration::from_millis(150)).await;
-            cl.gws[1].kill9()?;
-        }
+        tasks.push(tokio::spawn(kill_test_client(
+            cs,
+            i % 3,
+            token,
+            key_id,
+            go.clone(),
+            done.clone(),
+        )));
     }
+    // Sessions open; the load starts; after the first 30 answers, B is killed with SIGKILL.
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let t = Instant::now();
+    let _ = go_tx.send(true);
+    let kill_deadline = Instant::now() + Duration::from_secs(30);
+    while done.load(std::sync::atomic::Ordering::Relaxed) < 30 && Instant::now() < kill_deadline {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let answered_before_kill = done.load(std::sync::atomic::Ordering::Relaxed);
+    cl.gws[1].kill9()?;
     let mut bizs = Vec::new();
-    let mut moved = 0;
+    let (mut moved, mut orphans) = (0, 0);
     for task in tasks {
-        let (biz, m, _) = tokio::time::timeout(Duration::from_secs(120), task).await???;
+        let (biz, m, opened_on) = tokio::time::timeout(Duration::from_secs(120), task).await???;
         bizs.push(biz.ok_or_else(|| anyhow::anyhow!("201 without bizId"))?);
         if m {
             moved += 1;
+            // Its session was opened on the gateway that was killed, and it went on elsewhere.
+            if opened_on == 1 {
+                orphans += 1;
+            }
         }
     }
     let c = common::pg_client(&cl.db).await?;
@@ -505,9 +534,9 @@ async fn kill_9_of_one_gateway_during_200_clients() -> R {
     let seen_in_db = bizs.iter().filter(|b| users.contains_key(*b)).count();
     let distinct: std::collections::HashSet<&String> = bizs.iter().collect();
     println!(
-        "multi: 200 clients, gateway B killed with SIGKILL during the load: {} × 201 seen, {} of \
+        "multi: 200 clients, gateway B killed with SIGKILL after {answered_before_kill} answers: {} × 201 seen, {} of \
          them users in the database, {} users ({} emails), {moved} clients retransmitted to \
-         another gateway with the same session, in {:.1} s",
+         another gateway with the same session ({orphans} of them had opened it on B), in {:.1} s",
         bizs.len(),
         seen_in_db,
         users.len(),
@@ -523,7 +552,7 @@ async fn kill_9_of_one_gateway_during_200_clients() -> R {
     );
     assert_eq!(seen_in_db, n);
     assert_eq!((users.len(), emails.len()), (n, n));
-    assert!(moved > 0, "no client had to move");
+    assert!(orphans > 0, "no client of the killed gateway had to move");
     Ok(())
 }
 
