@@ -24,6 +24,7 @@ if [ -z "$bindir" ] && command -v initdb >/dev/null 2>&1; then
 fi
 if [ -z "$bindir" ] && [ "${CI:-}" = "true" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "with-postgres: installing PostgreSQL (apt-get install postgresql)" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
     for d in /usr/lib/postgresql/*/bin; do
         if [ -x "$d/initdb" ]; then bindir=$d; break; fi

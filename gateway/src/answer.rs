@@ -172,6 +172,18 @@ impl Req {
         )
     }
 
+    /// The answer to a failed store call: 503 `SYSTEM.SERVICE_UNAVAILABLE` when the database is
+    /// unreachable or too slow (the gateway recovers by itself), else 500.
+    pub fn store_error(&self, e: &anyhow::Error) -> Response {
+        if crate::store::is_unavailable(e) {
+            tracing::warn!(request_id = %self.request_id, error = %format!("{e:#}"), "database unavailable");
+            self.unavailable()
+        } else {
+            tracing::error!(request_id = %self.request_id, error = %format!("{e:#}"), "database failed");
+            self.internal()
+        }
+    }
+
     /// 408 `SYSTEM.REQUEST_TIMEOUT` (the body did not arrive in time).
     pub fn body_timeout(&self) -> Response {
         self.plain(

@@ -2,7 +2,7 @@
 //! on after their connection is gone.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use scv2::{Server, ServerConfig, StorageKey};
 use tokio::sync::{Notify, Semaphore};
@@ -18,8 +18,8 @@ use crate::store::Store;
 pub struct App {
     /// The configuration.
     pub cfg: GatewayConfig,
-    /// The core server (static keys).
-    pub server: Server,
+    /// The core server (static keys; replaced when the stored keys change: `scv2 keys`).
+    pub server: RwLock<Arc<Server>>,
     /// The core configuration sessions are imported with.
     pub sc_config: ServerConfig,
     /// Seals sessions at rest.
@@ -30,6 +30,8 @@ pub struct App {
     pub sessions: SessionTable,
     /// Rate limits.
     pub limits: Limits,
+    /// The last `/readyz` result.
+    pub readiness: crate::health::Readiness,
     /// Whose client-address headers are believed.
     pub trusted: TrustedProxies,
     /// Requests between open and commit, by (session, envelope digest).
@@ -60,6 +62,10 @@ pub struct Metrics {
     pub retransmissions: AtomicU64,
     /// Commits refused for a generation conflict.
     pub commit_conflicts: AtomicU64,
+    /// Sessions loaded from a shared store because they were not in memory.
+    pub session_loads: AtomicU64,
+    /// Cached sessions replaced by a newer state from the store (another gateway moved them on).
+    pub session_reloads: AtomicU64,
     /// Connections refused at accept because their address had too many.
     pub connections_refused_per_ip: AtomicU64,
     /// Connections refused at accept because every slot had a request in progress.
@@ -87,6 +93,14 @@ pub struct MetricsSnapshot {
     pub retransmissions: u64,
     /// Commits refused for a generation conflict.
     pub commit_conflicts: u64,
+    /// Sessions loaded from a shared store on a miss.
+    pub session_loads: u64,
+    /// Cached sessions replaced by a newer stored state.
+    pub session_reloads: u64,
+    /// Database round trips so far.
+    pub db_round_trips: u64,
+    /// Database transactions so far.
+    pub db_transactions: u64,
     /// Connections refused per address.
     pub connections_refused_per_ip: u64,
     /// Connections refused: every slot busy.
@@ -114,15 +128,28 @@ pub struct MetricsSnapshot {
 }
 
 impl App {
+    /// The core server now.
+    pub fn server(&self) -> Arc<Server> {
+        self.server
+            .read()
+            .map(|s| s.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
     /// Counters and sizes now.
     pub fn snapshot(&self) -> MetricsSnapshot {
         let m = &self.metrics;
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let (per_ip, global) = self.sessions.evictions();
+        let db = self.store.stats();
         MetricsSnapshot {
             argon2_hashes: get(&m.argon2_hashes),
             retransmissions: get(&m.retransmissions),
             commit_conflicts: get(&m.commit_conflicts),
+            session_loads: get(&m.session_loads),
+            session_reloads: get(&m.session_reloads),
+            db_round_trips: db.round_trips,
+            db_transactions: db.transactions,
             connections_refused_per_ip: get(&m.connections_refused_per_ip),
             connections_refused_full: get(&m.connections_refused_full),
             connections_evicted: get(&m.connections_evicted),

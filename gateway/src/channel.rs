@@ -12,14 +12,20 @@
 //! channel::respond(&app, req, opened, |app, req, plaintext| async { Reply { .. } }).await
 //! ```
 //!
-//! Ordering (SPEC section 8.4): the request is opened in memory (the core's atomic
-//! check-and-mark makes one of two concurrent copies `replayed`); the business runs in a task
-//! of its own (a client that disconnects cannot cancel it half-way); then one store transaction
-//! applies the effect, seals the answer, keeps it in the session's answer cache and writes the
-//! session's new state with a compare-and-set on its generation; only then is the answer sent.
-//! A crash before the commit loses nothing that was sent: the request was not accepted durably,
-//! and its retransmission is opened afresh. A copy that arrives while the first is still being
-//! processed waits for the first one's answer.
+//! Ordering (SPEC section 8.4): the request transaction begins before the request is opened
+//! ([`crate::store::Store::begin`]: with PostgreSQL it locks the session row, so that a request
+//! on another gateway waits; it returns the stored generation, and the cached copy in memory is
+//! replaced when it is older). The request is then opened in memory (the core's atomic
+//! check-and-mark), the business runs in a task of its own (a client that disconnects cannot
+//! cancel it half-way) with the transaction at hand for its claims, and one commit applies the
+//! effect, seals the answer, keeps it in the session's answer cache and writes the session's new
+//! state (compare-and-set on its generation); only then is the answer sent. A copy of an accepted
+//! request that waited for that commit, here or on another gateway, finds the new generation, is
+//! `replayed`, and gets the cached bytes; a copy that arrives in this process while the first is
+//! still being processed waits for the first one's answer. A crash before the commit loses
+//! nothing that was sent: the request was not accepted durably, and its retransmission is opened
+//! afresh. The requests of one session run one at a time in a process (the lock on
+//! [`Live::stored_generation`]).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -31,15 +37,19 @@ use axum::response::Response;
 use scv2::OsRng;
 use serde_json::Value;
 use subtle::ConstantTimeEq;
-use tokio::sync::watch;
+use tokio::sync::{watch, OwnedMutexGuard};
 use zeroize::Zeroizing;
 
 use crate::answer::Req;
 use crate::app::{App, TaskTracker};
+use crate::client_ip::ClientGroup;
 use crate::headers::session_header;
+use crate::limits::zero_limit;
+use crate::ratelimit::{RateKey, RateStore};
 use crate::sessions::{BusyGuard, Live};
 use crate::store::{
-    CachedAnswer, Commit, CommitError, Effect, EffectOutcome, SealAnswer, SessionUpdate,
+    CachedAnswer, Claim, Commit, CommitError, Effect, EffectOutcome, SealAnswer, SessionTx,
+    SessionUpdate, StoreResult, TokenHash,
 };
 use crate::util::{key16, sha256};
 
@@ -49,11 +59,130 @@ pub fn ctx_of(method: &Method, uri: &Uri) -> String {
 }
 
 /// The live session named by the request's session id header, marked most recently used.
-/// `None`: no header, or no such live session.
-pub fn find_session(app: &App, req: &mut Req, headers: &HeaderMap) -> Option<Arc<Live>> {
-    let sid = session_header(headers)?;
+/// `Ok(None)`: no header, or no such live session. With a shared store a session missing from
+/// memory is loaded from the store (another gateway opened it, or this one evicted it); its
+/// generation is re-validated when the request transaction begins. `Err`: the store failed
+/// (503/500).
+pub async fn find_session(
+    app: &Arc<App>,
+    req: &mut Req,
+    headers: &HeaderMap,
+) -> Result<Option<Arc<Live>>, Response> {
+    let Some(sid) = session_header(headers) else {
+        return Ok(None);
+    };
     req.set_session(sid);
-    app.sessions.get(sid)
+    if let Some(live) = app.sessions.get(sid) {
+        return Ok(Some(live));
+    }
+    if app.store.exclusive() || scv2::check_session_id(sid).is_err() {
+        return Ok(None);
+    }
+    let rec = match app.store.load_session(sid, req.now).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return Ok(None),
+        Err(e) => return Err(req.store_error(&e)),
+    };
+    let Ok(s) = scv2::ServerSession::import(&app.storage_key, sid, &rec.sealed, &app.sc_config)
+    else {
+        tracing::warn!(request_id = %req.request_id, "a stored session does not import (another storage key?)");
+        return Ok(None);
+    };
+    app.metrics
+        .session_loads
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let live = Arc::new(Live::new(
+        s,
+        ClientGroup::parse(&rec.client_group),
+        rec.generation,
+    ));
+    let (live, evicted) = app.sessions.insert_if_absent(live);
+    forget(app, end_sessions(evicted.into_iter().map(|(l, _)| l))).await;
+    Ok(Some(live))
+}
+
+/// Sessions this process dropped from memory for its caps: an exclusive store deletes them
+/// (their clients open new ones); a shared store keeps them (memory is a cache there).
+pub async fn forget(app: &App, evicted: Vec<String>) {
+    if evicted.is_empty() || !app.store.exclusive() {
+        return;
+    }
+    if let Err(e) = app.store.delete_sessions(evicted).await {
+        tracing::error!(error = %format!("{e:#}"), "deleting evicted sessions failed");
+    }
+}
+
+/// The request transaction, as the business sees it: its claims and the counters it names run
+/// in it (with PostgreSQL they commit with the request, or not at all).
+#[derive(Clone)]
+pub struct RequestTx {
+    tx: Arc<tokio::sync::Mutex<Option<Box<dyn SessionTx>>>>,
+    rates: Arc<dyn RateStore>,
+}
+
+impl RequestTx {
+    fn new(tx: Box<dyn SessionTx>, rates: Arc<dyn RateStore>) -> RequestTx {
+        RequestTx {
+            tx: Arc::new(tokio::sync::Mutex::new(Some(tx))),
+            rates,
+        }
+    }
+
+    async fn take(&self) -> Option<Box<dyn SessionTx>> {
+        self.tx.lock().await.take()
+    }
+
+    /// Claim the pending registration `token` (see [`SessionTx::claim_registration`]).
+    pub async fn claim_registration(
+        &self,
+        token: TokenHash,
+        now_ms: u64,
+        lease_ms: u64,
+    ) -> StoreResult<Claim> {
+        match self.tx.lock().await.as_mut() {
+            Some(tx) => tx.claim_registration(token, now_ms, lease_ms).await,
+            None => anyhow::bail!("the request transaction is over"),
+        }
+    }
+
+    /// Release this request's claim.
+    pub async fn release_claim(&self) -> StoreResult<()> {
+        match self.tx.lock().await.as_mut() {
+            Some(tx) => tx.release_claim().await,
+            None => Ok(()),
+        }
+    }
+
+    async fn rate(
+        &self,
+        keys: &[RateKey],
+        now_ms: u64,
+        count: bool,
+    ) -> StoreResult<Result<(), u64>> {
+        if let Some(retry) = zero_limit(keys) {
+            return Ok(Err(retry));
+        }
+        if let Some(tx) = self.tx.lock().await.as_mut() {
+            if let Some(r) = tx.rate(keys, now_ms, count).await? {
+                return Ok(r);
+            }
+        }
+        match (count, keys.first()) {
+            (true, _) => self.rates.hit(keys, now_ms).await,
+            (false, Some(k)) => self.rates.check(k, now_ms).await,
+            (false, None) => Ok(Ok(())),
+        }
+    }
+
+    /// Whether `key` allows one more request (not counted). `Ok(Err(retry_after_secs))`: 429.
+    pub async fn check(&self, key: RateKey, now_ms: u64) -> StoreResult<Result<(), u64>> {
+        self.rate(&[key], now_ms, false).await
+    }
+
+    /// Count a request against `keys` (all or none).
+    pub async fn hit(&self, keys: &[RateKey], now_ms: u64) -> StoreResult<Result<(), u64>> {
+        self.rate(keys, now_ms, true).await
+    }
 }
 
 /// A request envelope, decoded from its body.
@@ -179,6 +308,8 @@ impl Inflight {
 pub struct Opened {
     live: Arc<Live>,
     _busy: BusyGuard,
+    held: OwnedMutexGuard<Option<u64>>,
+    tx: RequestTx,
     slot: scv2::ResponseSlot,
     plain: Zeroizing<Vec<u8>>,
     web: bool,
@@ -196,6 +327,10 @@ impl Opened {
     pub fn session(&self) -> &Arc<Live> {
         &self.live
     }
+    /// The request transaction (for the business's claims and counters).
+    pub fn tx(&self) -> RequestTx {
+        self.tx.clone()
+    }
 }
 
 /// The answer sent with the exact bytes of a cached type 129.
@@ -209,11 +344,11 @@ fn retransmission(app: &App, req: &Req, a: &CachedAnswer, web: bool) -> Response
 }
 
 /// The cached answer to the envelope with `digest`, compared in constant time.
-async fn cached_answer(app: &App, sid: &str, digest: &[u8; 32]) -> Option<CachedAnswer> {
-    let all = match app.store.cached_answers(sid).await {
+fn cached_answer(all: StoreResult<Vec<CachedAnswer>>, digest: &[u8; 32]) -> Option<CachedAnswer> {
+    let all = match all {
         Ok(a) => a,
         Err(e) => {
-            tracing::error!(error = %e, "reading the answer cache failed");
+            tracing::error!(error = %format!("{e:#}"), "reading the answer cache failed");
             return None;
         }
     };
@@ -262,6 +397,51 @@ pub async fn open(
             }
         }
     };
+    let gone = |req: &Req| match on_gone {
+        OnGone::Refuse => req.session_not_found(),
+        OnGone::IdempotentOk => req.plain(StatusCode::OK, "2000", Value::Null),
+    };
+    // One request of this session at a time in this process; across processes the store's
+    // transaction serializes them.
+    let Ok(mut held) = tokio::time::timeout(
+        app.cfg.timeouts.request,
+        live.stored_generation.clone().lock_owned(),
+    )
+    .await
+    else {
+        return Err(req.unavailable());
+    };
+    let locked = match app.store.begin(live.session_id(), *held, req.now).await {
+        Ok(Some(l)) => l,
+        Ok(None) => {
+            drop_session(app, &live);
+            return Err(gone(req));
+        }
+        Err(e) => return Err(req.store_error(&e)),
+    };
+    if let Some(sealed) = &locked.sealed {
+        match scv2::ServerSession::import(
+            &app.storage_key,
+            live.session_id(),
+            sealed,
+            &app.sc_config,
+        ) {
+            Ok(s) => {
+                live.replace(s);
+                app.metrics
+                    .session_reloads
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            Err(e) => {
+                tracing::warn!(error = e.name(), "a stored session does not import");
+                finish(locked.tx).await;
+                drop_session(app, &live);
+                return Err(gone(req));
+            }
+        }
+    }
+    *held = Some(locked.generation);
+    let mut tx = locked.tx;
     let mut plain = Zeroizing::new(vec![0u8; scv2::max_open_len(env.bytes.len())]);
     let opened = match live.session.read() {
         Ok(s) => s.open_request(ctx.as_bytes(), &env.bytes, req.now, &mut plain),
@@ -273,6 +453,8 @@ pub async fn open(
             Ok(Opened {
                 live,
                 _busy: busy,
+                held,
+                tx: RequestTx::new(tx, app.limits.rates().clone()),
                 slot,
                 plain,
                 web: env.web,
@@ -282,7 +464,9 @@ pub async fn open(
             })
         }
         Err(scv2::Error::Replayed) => {
-            match cached_answer(app, live.session_id(), &env.digest).await {
+            let found = cached_answer(tx.cached_answers().await, &env.digest);
+            finish(tx).await;
+            match found {
                 Some(a) => Err(retransmission(app, req, &a, env.web)),
                 None => Err(req.sc_error(scv2::Error::Replayed)),
             }
@@ -290,9 +474,27 @@ pub async fn open(
         Err(scv2::Error::SessionExpired | scv2::Error::InvalidState)
             if on_gone == OnGone::IdempotentOk =>
         {
+            finish(tx).await;
             Err(req.plain(StatusCode::OK, "2000", Value::Null))
         }
-        Err(e) => Err(req.sc_error(e)),
+        Err(e) => {
+            finish(tx).await;
+            Err(req.sc_error(e))
+        }
+    }
+}
+
+/// End a request transaction that accepted nothing.
+async fn finish(tx: Box<dyn SessionTx>) {
+    if let Err(e) = tx.finish().await {
+        tracing::warn!(error = %format!("{e:#}"), "ending a request transaction failed");
+    }
+}
+
+/// The store no longer has the session: forget it here too (keys zeroized).
+fn drop_session(app: &App, live: &Arc<Live>) {
+    if let Some(l) = app.sessions.remove(live.session_id()) {
+        l.close();
     }
 }
 
@@ -346,6 +548,8 @@ where
         let Opened {
             live,
             _busy,
+            held,
+            tx,
             slot,
             plain,
             web,
@@ -356,6 +560,8 @@ where
         let reply = business(app2.clone(), req2.clone(), plain).await;
         let parts = Parts {
             live,
+            held,
+            tx,
             slot,
             web,
             ctx,
@@ -377,6 +583,8 @@ where
 
 struct Parts {
     live: Arc<Live>,
+    held: OwnedMutexGuard<Option<u64>>,
+    tx: RequestTx,
     slot: scv2::ResponseSlot,
     web: bool,
     ctx: String,
@@ -386,11 +594,19 @@ struct Parts {
 
 async fn commit_and_answer(app: &Arc<App>, req: &Req, p: Parts, reply: Reply) -> Response {
     let sid = p.live.session_id().to_owned();
-    let mut stored = p.live.stored_generation.lock().await;
+    let mut held = p.held;
+    let Some(tx) = p.tx.take().await else {
+        *held = None;
+        return req.internal();
+    };
+    let Some(expected) = *held else {
+        *held = None;
+        return req.internal();
+    };
     let state = match p.live.session.read() {
         Ok(s) => {
             let generation = s.generation();
-            if generation > *stored {
+            if generation > expected {
                 s.export(&app.storage_key, &mut OsRng).map(|sealed| {
                     Some(SessionUpdate {
                         sealed,
@@ -406,8 +622,11 @@ async fn commit_and_answer(app: &Arc<App>, req: &Req, p: Parts, reply: Reply) ->
     };
     let update = match state {
         Ok(u) => u,
-        // Closed meanwhile (a concurrent close or an eviction).
-        Err(e) => return req.sc_error(e),
+        // Closed meanwhile (an eviction).
+        Err(e) => {
+            *held = None;
+            return req.sc_error(e);
+        }
     };
     let new_generation = update.as_ref().map(|u| u.generation);
     let (live, slot, ctx, digest) = (p.live.clone(), p.slot, p.ctx, p.digest);
@@ -436,18 +655,16 @@ async fn commit_and_answer(app: &Arc<App>, req: &Req, p: Parts, reply: Reply) ->
     });
     let commit = Commit {
         session_id: sid.clone(),
-        expected_generation: *stored,
+        expected_generation: expected,
         update,
         effect: reply.effect,
         seal,
         cache_answer: reply.cache,
     };
-    match app.store.commit(commit).await {
+    match tx.commit(commit).await {
         Ok(c) => {
-            if let Some(g) = new_generation {
-                *stored = g;
-            }
-            drop(stored);
+            *held = new_generation.or(*held);
+            drop(held);
             if c.outcome == EffectOutcome::SessionEnded {
                 app.sessions.remove(&sid);
                 p.live.close();
@@ -463,10 +680,13 @@ async fn commit_and_answer(app: &Arc<App>, req: &Req, p: Parts, reply: Reply) ->
             r
         }
         Err(e) => {
-            drop(stored);
+            // The memory holds a window mark the store does not have: the next request
+            // re-imports the stored state.
+            *held = None;
+            drop(held);
             match e {
                 CommitError::Gone => {
-                    app.sessions.remove(&sid);
+                    drop_session(app, &p.live);
                     req.session_not_found()
                 }
                 CommitError::Seal(e) => req.sc_error(e),
@@ -474,42 +694,19 @@ async fn commit_and_answer(app: &Arc<App>, req: &Req, p: Parts, reply: Reply) ->
                     app.metrics
                         .commit_conflicts
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    tracing::warn!(request_id = %req.request_id, "session changed under this request; reloading it");
-                    reload_session(app, &sid, req.now).await;
-                    req.unavailable()
+                    tracing::warn!(request_id = %req.request_id, "session changed under this request");
+                    // Another writer may have answered this very envelope.
+                    match cached_answer(app.store.cached_answers(&sid).await, &digest) {
+                        Some(a) => retransmission(app, req, &a, p.web),
+                        None => req.unavailable(),
+                    }
                 }
                 CommitError::Db(e) => {
                     tracing::error!(request_id = %req.request_id, error = %format!("{e:#}"), "committing an accepted request failed");
-                    reload_session(app, &sid, req.now).await;
-                    req.internal()
+                    req.store_error(&e)
                 }
             }
         }
-    }
-}
-
-/// Replace the in-memory session by the store's last committed state (after a failed commit
-/// the memory holds a window mark the store does not have). If that fails the session is
-/// dropped from memory and its client opens a new one.
-pub async fn reload_session(app: &Arc<App>, sid: &str, now_ms: u64) {
-    let old = app.sessions.remove(sid);
-    let group = old.as_ref().and_then(|l| l.group());
-    match app.store.load_session(sid, now_ms).await {
-        Ok(Some(rec)) => {
-            match scv2::ServerSession::import(&app.storage_key, sid, &rec.sealed, &app.sc_config) {
-                Ok(s) => {
-                    let live = Arc::new(Live::new(s, group, rec.generation));
-                    let evicted =
-                        end_sessions(app.sessions.insert(live).into_iter().map(|(l, _)| l));
-                    if let Err(e) = app.store.delete_sessions(evicted).await {
-                        tracing::error!(error = %format!("{e:#}"), "deleting evicted sessions failed");
-                    }
-                }
-                Err(e) => tracing::warn!(error = e.name(), "reloaded session does not import"),
-            }
-        }
-        Ok(None) => {}
-        Err(e) => tracing::error!(error = %format!("{e:#}"), "reloading a session failed"),
     }
 }
 

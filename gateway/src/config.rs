@@ -2,7 +2,7 @@
 //! the same values: they come from the constants here).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,6 +35,103 @@ pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 64;
 pub const DEFAULT_MAX_BODY: usize = 64 * 1024;
 /// How long a registration claim lasts before another request may take it (a crashed hash).
 pub const CLAIM_LEASE_MS: u64 = 120_000;
+/// Default interval of the sweeper (expired sessions, old limiter entries, used registrations),
+/// seconds.
+pub const DEFAULT_SWEEP_INTERVAL_SECS: u64 = 60;
+/// Default interval at which the server keys are re-read from the store, seconds.
+pub const DEFAULT_KEY_REFRESH_SECS: u64 = 30;
+pub use crate::store::postgres::{DEFAULT_POOL_SIZE, DEFAULT_STATEMENT_TIMEOUT_MS};
+
+/// Where the gateway keeps its state.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Database {
+    /// One SQLite file, owned by one process.
+    Sqlite(PathBuf),
+    /// A PostgreSQL database shared by any number of gateways (`postgres://…`).
+    Postgres(String),
+}
+
+impl Database {
+    /// `--db`: a `postgres://` or `postgresql://` URL selects PostgreSQL, anything else is the
+    /// path of a SQLite file.
+    pub fn parse(s: &str) -> Database {
+        if crate::store::postgres::is_postgres_url(s) {
+            Database::Postgres(s.to_owned())
+        } else {
+            Database::Sqlite(PathBuf::from(s))
+        }
+    }
+
+    /// The SQLite file, if that is the store.
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        match self {
+            Database::Sqlite(p) => Some(p),
+            Database::Postgres(_) => None,
+        }
+    }
+
+    /// For logs and errors (a password in the URL is not shown).
+    pub fn display(&self) -> String {
+        match self {
+            Database::Sqlite(p) => p.display().to_string(),
+            Database::Postgres(url) => redact_url(url),
+        }
+    }
+}
+
+/// `scheme://user:[redacted]@host…` for a URL with a password.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (auth, host) = match rest.rsplit_once('@') {
+        Some((a, h)) => (Some(a), h),
+        None => (None, rest),
+    };
+    match auth {
+        Some(a) => match a.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:[redacted]@{host}"),
+            None => format!("{scheme}://{a}@{host}"),
+        },
+        None => format!("{scheme}://{host}"),
+    }
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.display())
+    }
+}
+
+impl From<PathBuf> for Database {
+    fn from(p: PathBuf) -> Database {
+        Database::Sqlite(p)
+    }
+}
+
+impl From<&Path> for Database {
+    fn from(p: &Path) -> Database {
+        Database::Sqlite(p.to_owned())
+    }
+}
+
+/// Settings of the PostgreSQL store (ignored with SQLite).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PgSettings {
+    /// Most database connections of this gateway.
+    pub pool_size: usize,
+    /// Longest a statement runs, and a row lock or a pooled connection is waited for.
+    pub statement_timeout: Duration,
+}
+
+impl Default for PgSettings {
+    fn default() -> PgSettings {
+        PgSettings {
+            pool_size: DEFAULT_POOL_SIZE,
+            statement_timeout: Duration::from_millis(DEFAULT_STATEMENT_TIMEOUT_MS),
+        }
+    }
+}
 
 /// Timeouts of the HTTP server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,8 +162,10 @@ impl Default for Timeouts {
 pub struct GatewayConfig {
     /// Address to listen on (`127.0.0.1:0` picks a free port).
     pub listen: SocketAddr,
-    /// SQLite database file.
-    pub db_path: PathBuf,
+    /// The store: a SQLite file or a PostgreSQL URL.
+    pub db: Database,
+    /// PostgreSQL pool and timeouts.
+    pub pg: PgSettings,
     /// Key files from `scv2 keygen` (loaded besides the keys in the database).
     pub key_files: Vec<PathBuf>,
     /// The storage key sealing sessions at rest, from outside the database
@@ -102,6 +201,10 @@ pub struct GatewayConfig {
     pub padding_block: usize,
     /// How often expired sessions and limiter entries are swept.
     pub sweep_interval: Duration,
+    /// How often the server keys are re-read from the store (rotation by `scv2 keys`).
+    pub key_refresh: Duration,
+    /// Serve `GET /metrics` on this address (off by default; bind it to loopback).
+    pub metrics_listen: Option<SocketAddr>,
     /// Browser origins allowed to call the gateway (CORS, exact match; see `cors.rs`).
     pub cors_origins: Vec<String>,
     /// Serve the web demo page at `/demo/` (see `webdemo.rs`).
@@ -114,7 +217,8 @@ impl std::fmt::Debug for GatewayConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GatewayConfig")
             .field("listen", &self.listen)
-            .field("db_path", &self.db_path)
+            .field("db", &self.db)
+            .field("pg", &self.pg)
             .field(
                 "storage_key",
                 &self.storage_key.as_ref().map(|_| "[redacted]"),
@@ -132,10 +236,11 @@ impl std::fmt::Debug for GatewayConfig {
 
 impl GatewayConfig {
     /// The documented defaults (gateway/README.md, `scv2 serve --help`).
-    pub fn new(listen: SocketAddr, db_path: PathBuf) -> GatewayConfig {
+    pub fn new(listen: SocketAddr, db: impl Into<Database>) -> GatewayConfig {
         GatewayConfig {
             listen,
-            db_path,
+            db: db.into(),
+            pg: PgSettings::default(),
             key_files: Vec::new(),
             storage_key: None,
             require_external_keys: false,
@@ -154,7 +259,9 @@ impl GatewayConfig {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
             padding_block: 64,
-            sweep_interval: Duration::from_secs(60),
+            sweep_interval: Duration::from_secs(DEFAULT_SWEEP_INTERVAL_SECS),
+            key_refresh: Duration::from_secs(DEFAULT_KEY_REFRESH_SECS),
+            metrics_listen: None,
             cors_origins: Vec::new(),
             web_demo: false,
             clock: Arc::new(SystemClock),

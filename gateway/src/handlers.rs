@@ -30,9 +30,25 @@ pub async fn fallback(req: Req, uri: Uri) -> Response {
     }
 }
 
+/// The key to advertise at `now_ms`: the newest unexpired key whose `createdAt` has come (a key
+/// added with a later `createdAt` is accepted by every gateway that loaded it, and advertised
+/// from then on: `scv2 keys add --activate-in-secs`).
+pub fn advertised_key(server: &scv2::Server, now_ms: u64) -> Option<&scv2::ServerKey> {
+    server
+        .keys()
+        .iter()
+        .filter(|k| !k.is_expired(now_ms) && k.created_at_ms() <= now_ms)
+        .fold(None, |best: Option<&scv2::ServerKey>, k| match best {
+            Some(b) if b.created_at_ms() > k.created_at_ms() => Some(b),
+            _ => Some(k),
+        })
+        .or_else(|| server.current_key(now_ms))
+}
+
 /// `GET /web/v1/secure-channel/public-key`.
 pub async fn public_key(State(app): State<Arc<App>>, req: Req) -> Response {
-    match app.server.current_key(req.now) {
+    let server = app.server();
+    match advertised_key(&server, req.now) {
         Some(k) => req.plain(
             StatusCode::OK,
             "2000",
@@ -44,14 +60,16 @@ pub async fn public_key(State(app): State<Arc<App>>, req: Req) -> Response {
 
 /// `POST /web/v1/secure-channel/session`: a type 1 in, a type 130 out.
 pub async fn session_open(State(app): State<Arc<App>>, mut req: Req, body: Body) -> Response {
-    if let Err(retry) = app.limits.session_create(&req.client, req.now) {
-        return req.rate_limited(retry);
+    match app.limits.session_create(&req.client, req.now).await {
+        Ok(Ok(())) => {}
+        Ok(Err(retry)) => return req.rate_limited(retry),
+        Err(e) => return req.store_error(&e),
     }
     let env = match channel::read_envelope(&app, &req, body).await {
         Ok(e) => e,
         Err(r) => return r,
     };
-    let accepted = match app.server.accept(env.bytes(), req.now) {
+    let accepted = match app.server().accept(env.bytes(), req.now) {
         Ok(a) => a,
         Err(e) => return req.sc_error(e),
     };
@@ -83,12 +101,20 @@ pub async fn session_open(State(app): State<Arc<App>>, mut req: Req, body: Body)
         record.generation,
     ));
     let evicted = end_sessions(app.sessions.insert(live).into_iter().map(|(l, _)| l));
-    if let Err(e) = app.store.create_session(record, evicted).await {
-        tracing::error!(request_id = %req.request_id, error = %format!("{e:#}"), "persisting a new session failed");
+    let evicted = if app.store.exclusive() {
+        evicted
+    } else {
+        Vec::new()
+    };
+    if let Err(e) = app
+        .store
+        .create_session(record, evicted, app.cfg.max_sessions_per_ip)
+        .await
+    {
         if let Some(l) = app.sessions.remove(&sid) {
             l.close();
         }
-        return req.internal();
+        return req.store_error(&e);
     }
     let mut r = req.envelope(StatusCode::OK, "2000", &type130, env.web());
     if let Ok(v) = HeaderValue::from_str(&sid) {
@@ -112,8 +138,10 @@ pub async fn session_close(
     if crate::headers::session_header(&headers).is_none() {
         return req.session_not_found();
     }
-    let Some(live) = channel::find_session(&app, &mut req, &headers) else {
-        return idempotent_ok(&req);
+    let live = match channel::find_session(&app, &mut req, &headers).await {
+        Ok(Some(l)) => l,
+        Ok(None) => return idempotent_ok(&req),
+        Err(r) => return r,
     };
     let env = match channel::read_envelope(&app, &req, body).await {
         Ok(e) => e,

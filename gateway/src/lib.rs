@@ -1,19 +1,22 @@
 //! The reference SCv2 gateway: `GET /web/v1/secure-channel/public-key`,
 //! `POST /web/v1/secure-channel/session`, `POST /web/v1/secure-channel/session/close` and
-//! `POST /web/v1/system/auth/password/init`, with SQLite storage, plus the client used by the
-//! `scv2` CLI. See `gateway/README.md`.
+//! `POST /web/v1/system/auth/password/init`, with SQLite storage (one gateway) or PostgreSQL
+//! (several gateways on one database), plus the client used by the `scv2` CLI. See
+//! `gateway/README.md`.
 //!
 //! Layout: [`config`] (settings and defaults), [`startup`] (keys, database, start and stop),
 //! [`net`] (connections and timeouts), [`answer`] (request context and answers), [`headers`]
 //! (header checks), [`channel`] (open / commit / retransmit, for any SCv2 route), [`handlers`]
 //! and [`password_init`] (the routes), [`limits`] and [`ratelimit`] (rate limits),
-//! [`sessions`] (live sessions), [`store`] (the storage interface and SQLite), [`files`]
-//! (file modes and the database lock), [`client_ip`] (who the client is).
+//! [`sessions`] (live sessions), [`store`] (the storage interface, SQLite and PostgreSQL),
+//! [`health`] (`/healthz`, `/readyz`, `/metrics`), [`files`] (file modes and the database lock),
+//! [`client_ip`] (who the client is).
 
 #![forbid(unsafe_code)]
 
 pub mod answer;
 pub mod app;
+pub mod bench;
 pub mod channel;
 pub mod client;
 pub mod client_ip;
@@ -24,6 +27,7 @@ pub mod demo;
 pub mod files;
 pub mod handlers;
 pub mod headers;
+pub mod health;
 pub mod i18n;
 pub mod inspect;
 pub mod keyfile;

@@ -10,13 +10,17 @@
 //! | password init | SC session | 5 per 300 s |
 //! | password init | init token, failed attempts naming an existing one | 10 per 3600 s |
 //!
-//! A client group is an IPv4 address or an IPv6 /64 ([`crate::client_ip`]). Each table holds at
-//! most `max_entries` keys ([`crate::ratelimit`]); a request refused by one limit is counted by
+//! A client group is an IPv4 address or an IPv6 /64 ([`crate::client_ip`]). The counters live in
+//! a [`RateStore`]: this process's memory (SQLite; each table holds at most `max_entries` keys,
+//! [`crate::ratelimit`]) or PostgreSQL (shared by every gateway on it). A request is counted
+//! against all its keys in one call, all or none: a request refused by one limit is counted by
 //! none.
 
-use crate::client_ip::{ClientAddr, ClientGroup};
-use crate::ratelimit::{RateLimiter, RateSpec, Swept};
-use crate::store::TokenHash;
+use std::sync::Arc;
+
+use crate::client_ip::ClientAddr;
+use crate::ratelimit::{RateKey, RateSpec, RateStore, RateTable, Swept};
+use crate::store::{StoreResult, TokenHash};
 use crate::util::key16;
 
 /// The limits and their table size.
@@ -32,7 +36,7 @@ pub struct LimitsConfig {
     pub init_per_session: RateSpec,
     /// Failed password inits naming one existing init token.
     pub token_failures: RateSpec,
-    /// Most keys per table.
+    /// Most keys per in-memory table.
     pub max_entries: usize,
 }
 
@@ -49,7 +53,7 @@ impl Default for LimitsConfig {
     }
 }
 
-/// Keys held by each table.
+/// Keys held by each in-memory table.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LimiterSizes {
     /// Session creation.
@@ -66,179 +70,194 @@ pub struct LimiterSizes {
     pub evicted: u64,
 }
 
-/// The live limiters.
-#[derive(Debug)]
-pub struct Limits {
-    session_create: RateLimiter<ClientGroup>,
-    init_client: RateLimiter<[u8; 16]>,
-    init_ip: RateLimiter<ClientGroup>,
-    init_session: RateLimiter<[u8; 16]>,
-    token: RateLimiter<[u8; 16]>,
-}
-
-/// A password-init attempt counted by the address limits (taken back if a later limit refuses).
-#[derive(Debug)]
-pub struct InitTicket {
-    group: ClientGroup,
-    client_key: [u8; 16],
-    at: u64,
-}
-
 /// The longest `X-Client-Hash` taken into the key (longer ones are refused by the header check
 /// anyway, after counting).
 const MAX_CLIENT_HASH: usize = 128;
 
+/// A limit of 0 refuses everything (without asking the store): `Some(retry_after_secs)`.
+pub fn zero_limit(keys: &[RateKey]) -> Option<u64> {
+    keys.iter()
+        .filter(|k| k.spec.limit == 0)
+        .map(|k| k.spec.window_ms.div_ceil(1000).max(1))
+        .max()
+}
+
+/// The limits: which keys a request counts against, and where they are counted.
+pub struct Limits {
+    cfg: LimitsConfig,
+    rates: Arc<dyn RateStore>,
+}
+
+impl std::fmt::Debug for Limits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Limits")
+            .field("cfg", &self.cfg)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Limits {
-    /// Empty tables for `cfg`.
-    pub fn new(cfg: &LimitsConfig) -> Limits {
-        let cap = cfg.max_entries;
-        Limits {
-            session_create: RateLimiter::new(cfg.session_create, cap),
-            init_client: RateLimiter::new(cfg.init_per_client, cap),
-            init_ip: RateLimiter::new(cfg.init_per_ip, cap),
-            init_session: RateLimiter::new(cfg.init_per_session, cap),
-            token: RateLimiter::new(cfg.token_failures, cap),
+    /// The limits of `cfg`, counted in `rates`.
+    pub fn new(cfg: &LimitsConfig, rates: Arc<dyn RateStore>) -> Limits {
+        Limits { cfg: *cfg, rates }
+    }
+
+    /// Where the counters live.
+    pub fn rates(&self) -> &Arc<dyn RateStore> {
+        &self.rates
+    }
+
+    async fn hit(&self, keys: &[RateKey], now_ms: u64) -> StoreResult<Result<(), u64>> {
+        if let Some(retry) = zero_limit(keys) {
+            return Ok(Err(retry));
         }
+        self.rates.hit(keys, now_ms).await
     }
 
-    /// Count a session creation. `Err(retry_after_secs)`.
-    pub fn session_create(&self, client: &ClientAddr, now_ms: u64) -> Result<(), u64> {
-        self.session_create.hit(&client.group, now_ms)
+    /// Count a session creation against the client group. `Ok(Err(retry_after_secs))`: 429.
+    pub async fn session_create(
+        &self,
+        client: &ClientAddr,
+        now_ms: u64,
+    ) -> StoreResult<Result<(), u64>> {
+        let key = RateKey {
+            table: RateTable::SessionCreate,
+            key: key16(&[b"session-create", &client.group.bytes()]),
+            spec: self.cfg.session_create,
+        };
+        self.hit(&[key], now_ms).await
     }
 
-    /// Count a password-init attempt against the client group and (group, `X-Client-Hash`).
-    pub fn init_attempt(
+    /// Count a password-init attempt against the client group, (group, `X-Client-Hash`) and,
+    /// when given, the SC session it names (a session the server issued and found), all or
+    /// none. `Ok(Err(retry_after_secs))`: 429.
+    pub async fn init_attempt(
         &self,
         client: &ClientAddr,
         client_hash: &[u8],
+        session_id: Option<&str>,
         now_ms: u64,
-    ) -> Result<InitTicket, u64> {
+    ) -> StoreResult<Result<(), u64>> {
         let hash = &client_hash[..client_hash.len().min(MAX_CLIENT_HASH)];
-        let client_key = key16(&[b"init-client", &client.group.bytes(), hash]);
-        self.init_ip.hit(&client.group, now_ms)?;
-        if let Err(retry) = self.init_client.hit(&client_key, now_ms) {
-            self.init_ip.undo(&client.group, now_ms);
-            return Err(retry);
+        let group = client.group.bytes();
+        let mut keys = vec![
+            RateKey {
+                table: RateTable::InitIp,
+                key: key16(&[b"init-ip", &group]),
+                spec: self.cfg.init_per_ip,
+            },
+            RateKey {
+                table: RateTable::InitClient,
+                key: key16(&[b"init-client", &group, hash]),
+                spec: self.cfg.init_per_client,
+            },
+        ];
+        if let Some(sid) = session_id {
+            keys.push(RateKey {
+                table: RateTable::InitSession,
+                key: key16(&[b"init-session", sid.as_bytes()]),
+                spec: self.cfg.init_per_session,
+            });
         }
-        Ok(InitTicket {
-            group: client.group,
-            client_key,
-            at: now_ms,
-        })
+        self.hit(&keys, now_ms).await
     }
 
-    /// Count the attempt against the SC session it names (a session the server issued and
-    /// found). A refusal takes back `ticket`.
-    pub fn init_session(
-        &self,
-        ticket: &InitTicket,
-        session_id: &str,
-        now_ms: u64,
-    ) -> Result<(), u64> {
-        let key = key16(&[b"init-session", session_id.as_bytes()]);
-        self.init_session.hit(&key, now_ms).inspect_err(|_| {
-            self.init_ip.undo(&ticket.group, ticket.at);
-            self.init_client.undo(&ticket.client_key, ticket.at);
-        })
+    /// The key of failed attempts naming the init token `token`.
+    pub fn token_key(&self, token: &TokenHash) -> RateKey {
+        RateKey {
+            table: RateTable::TokenFailures,
+            key: key16(&[b"init-token", token.as_bytes()]),
+            spec: self.cfg.token_failures,
+        }
     }
 
-    fn token_key(token: &TokenHash) -> [u8; 16] {
-        key16(&[b"init-token", token.as_bytes()])
-    }
-
-    /// Whether the init token may be tried (fewer than the limit of failed attempts named it).
-    pub fn token_check(&self, token: &TokenHash, now_ms: u64) -> Result<(), u64> {
-        self.token.check(&Self::token_key(token), now_ms)
-    }
-
-    /// Record a failed attempt naming an existing init token.
-    pub fn token_failed(&self, token: &TokenHash, now_ms: u64) {
-        let _ = self.token.hit(&Self::token_key(token), now_ms);
-    }
-
-    /// Drop keys whose hits all left their window, at most `budget` per table.
+    /// Drop in-memory keys whose hits all left their window, at most `budget` per table.
     pub fn sweep(&self, now_ms: u64, budget: usize) -> Swept {
-        let mut total = Swept::default();
-        for s in [
-            self.session_create.sweep(now_ms, budget),
-            self.init_client.sweep(now_ms, budget),
-            self.init_ip.sweep(now_ms, budget),
-            self.init_session.sweep(now_ms, budget),
-            self.token.sweep(now_ms, budget),
-        ] {
-            total.removed += s.removed;
-            total.visited += s.visited;
-        }
-        total
+        self.rates.sweep_memory(now_ms, budget)
     }
 
-    /// Table sizes.
+    /// In-memory table sizes.
     pub fn sizes(&self) -> LimiterSizes {
-        LimiterSizes {
-            session_create: self.session_create.len(),
-            init_per_client: self.init_client.len(),
-            init_per_ip: self.init_ip.len(),
-            init_per_session: self.init_session.len(),
-            token_failures: self.token.len(),
-            evicted: self.session_create.evicted()
-                + self.init_client.evicted()
-                + self.init_ip.evicted()
-                + self.init_session.evicted()
-                + self.token.evicted(),
-        }
+        self.rates.sizes()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ratelimit::MemoryRates;
 
-    #[test]
-    fn rotating_hashes_share_the_address_budget() {
-        let l = Limits::new(&LimitsConfig::default());
-        let c = ClientAddr::new(
-            "203.0.113.5"
-                .parse()
-                .unwrap_or(std::net::Ipv4Addr::LOCALHOST.into()),
-        );
-        let allowed = (0..200)
-            .filter(|i| {
-                l.init_attempt(&c, format!("hash-{i}").as_bytes(), 1000)
-                    .is_ok()
-            })
-            .count();
-        assert_eq!(allowed, 20);
+    fn limits() -> Limits {
+        let cfg = LimitsConfig::default();
+        Limits::new(&cfg, Arc::new(MemoryRates::new(&cfg)))
     }
 
-    #[test]
-    fn a_refusal_counts_nowhere() {
-        let l = Limits::new(&LimitsConfig::default());
-        let c = ClientAddr::new(
-            "203.0.113.6"
-                .parse()
-                .unwrap_or(std::net::Ipv4Addr::LOCALHOST.into()),
-        );
+    fn addr(s: &str) -> ClientAddr {
+        ClientAddr::new(s.parse().unwrap_or(std::net::Ipv4Addr::LOCALHOST.into()))
+    }
+
+    #[tokio::test]
+    async fn rotating_hashes_share_the_address_budget() -> StoreResult<()> {
+        let l = limits();
+        let c = addr("203.0.113.5");
+        let mut allowed = 0;
+        for i in 0..200 {
+            let h = format!("hash-{i}");
+            if l.init_attempt(&c, h.as_bytes(), None, 1000).await?.is_ok() {
+                allowed += 1;
+            }
+        }
+        assert_eq!(allowed, 20);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_refusal_counts_nowhere() -> StoreResult<()> {
+        let l = limits();
+        let c = addr("203.0.113.6");
         for _ in 0..5 {
-            assert!(l.init_attempt(&c, b"h", 1000).is_ok());
+            assert!(l.init_attempt(&c, b"h", None, 1000).await?.is_ok());
         }
         // The per-hash limit refuses the 6th: the address budget is not charged for it.
         for _ in 0..10 {
-            assert_eq!(l.init_attempt(&c, b"h", 1000).err(), Some(300));
+            assert_eq!(l.init_attempt(&c, b"h", None, 1000).await?, Err(300));
         }
-        let allowed = (0..100)
-            .filter(|i| l.init_attempt(&c, format!("x{i}").as_bytes(), 1000).is_ok())
-            .count();
+        let mut allowed = 0;
+        for i in 0..100 {
+            let h = format!("x{i}");
+            if l.init_attempt(&c, h.as_bytes(), None, 1000).await?.is_ok() {
+                allowed += 1;
+            }
+        }
         assert_eq!(allowed, 15);
-        // The session limit takes back the address hits when it refuses.
-        let l = Limits::new(&LimitsConfig::default());
+        // The session limit refuses without charging the address limits.
+        let l = limits();
         for i in 0..5 {
-            let t = l.init_attempt(&c, format!("s{i}").as_bytes(), 1000);
-            assert!(t.is_ok_and(|t| l.init_session(&t, "sid", 1000).is_ok()));
+            let h = format!("s{i}");
+            assert!(l
+                .init_attempt(&c, h.as_bytes(), Some("sid"), 1000)
+                .await?
+                .is_ok());
         }
         for i in 0..10 {
-            let t = l.init_attempt(&c, format!("r{i}").as_bytes(), 1000);
-            assert!(t.is_ok_and(|t| l.init_session(&t, "sid", 1000).is_err()));
+            let h = format!("r{i}");
+            assert!(l
+                .init_attempt(&c, h.as_bytes(), Some("sid"), 1000)
+                .await?
+                .is_err());
         }
         assert_eq!(l.sizes().init_per_client, 5);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_zero_limit_refuses_everything() -> StoreResult<()> {
+        let cfg = LimitsConfig {
+            session_create: RateSpec::per_secs(0, 60),
+            ..LimitsConfig::default()
+        };
+        let l = Limits::new(&cfg, Arc::new(MemoryRates::new(&cfg)));
+        assert_eq!(l.session_create(&addr("192.0.2.1"), 5).await?, Err(60));
+        Ok(())
     }
 }

@@ -6,15 +6,17 @@ use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use scv2_gateway::clock::{rfc3339, system_now_ms};
 use scv2_gateway::config;
+use scv2_gateway::config::{Database, PgSettings};
 use scv2_gateway::limits::LimitsConfig;
 use scv2_gateway::password::Argon2Params;
 use scv2_gateway::ratelimit::RateSpec;
-use scv2_gateway::store::{SqliteStore, TokenHash};
+use scv2_gateway::store::{PgOptions, PgStore, SqliteStore, Store, StoredKey, TokenHash};
 use scv2_gateway::{ClientOptions, GatewayConfig, ScClient, Timeouts};
 use zeroize::Zeroizing;
 
@@ -52,6 +54,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: RegistrationCmd,
     },
+    /// Server keys in the database (admin): rotation for every gateway on it.
+    Keys {
+        #[command(subcommand)]
+        cmd: KeysCmd,
+    },
     /// Call an SCv2 endpoint: fetch and check the key, open a session, send, decrypt.
     Call(CallArgs),
     /// Decode an envelope's header (file or `-` for stdin; raw binary or web form).
@@ -59,6 +66,9 @@ enum Cmd {
         /// File, or `-`.
         input: String,
     },
+    /// SCv2 load generator for BENCHMARKS.md (loopback only).
+    #[command(hide = true)]
+    Bench(BenchArgs),
     /// Start a server on a free loopback port with a temporary database and run the whole flow.
     Demo {
         /// Instead, serve the web demo page and print its link (the flow runs in a browser).
@@ -72,9 +82,29 @@ struct ServeArgs {
     /// Listen address.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// SQLite database (created 0600 if missing; one `serve` per database).
+    /// The store: a SQLite file (created 0600 if missing; one `serve` per file), or a PostgreSQL
+    /// URL postgres://user@host:port/dbname shared by any number of gateways (needs
+    /// SCV2_STORAGE_KEY or --storage-key-file, the same on every gateway).
     #[arg(long, default_value = "scv2.sqlite")]
-    db: PathBuf,
+    db: String,
+    /// PostgreSQL: most database connections of this gateway.
+    #[arg(long, default_value_t = config::DEFAULT_POOL_SIZE)]
+    db_pool_size: usize,
+    /// PostgreSQL: statement timeout, ms; it also bounds the wait for a session held by a
+    /// request on another gateway and for a pooled connection (then 503).
+    #[arg(long, default_value_t = config::DEFAULT_STATEMENT_TIMEOUT_MS)]
+    db_statement_timeout_ms: u64,
+    /// Interval of the sweeper (expired sessions, old limiter entries, used registrations;
+    /// with PostgreSQL on whichever gateway holds the sweep lock), seconds.
+    #[arg(long, default_value_t = config::DEFAULT_SWEEP_INTERVAL_SECS)]
+    sweep_interval_secs: u64,
+    /// How often the server keys are re-read from the database (`scv2 keys`), seconds.
+    #[arg(long, default_value_t = config::DEFAULT_KEY_REFRESH_SECS)]
+    key_refresh_secs: u64,
+    /// Serve GET /metrics (Prometheus text) on this address (default: not served); keep it on
+    /// loopback or a private network.
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<SocketAddr>,
     /// Server key file(s) from `scv2 keygen`, mode 0600 (repeat for rotation).
     #[arg(long = "key-file")]
     key_files: Vec<PathBuf>,
@@ -164,13 +194,47 @@ struct ServeArgs {
     web_demo: bool,
 }
 
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// Gateway base URL (repeat: the load is spread over them, request by request).
+    #[arg(long = "url", required = true)]
+    urls: Vec<String>,
+    /// The store, where `--mode init` creates its registrations.
+    #[arg(long)]
+    db: Option<String>,
+    /// init (password inits on an open session), close, or session (opens).
+    #[arg(long, default_value = "init")]
+    mode: scv2_gateway::bench::Mode,
+    /// Concurrent workers (each its own client address).
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Seconds.
+    #[arg(long, default_value_t = 10)]
+    duration_secs: u64,
+    /// Registrations created for `--mode init`.
+    #[arg(long, default_value_t = 20_000)]
+    registrations: usize,
+    /// Gateway pid whose CPU time is measured (repeat).
+    #[arg(long = "pid")]
+    pids: Vec<u32>,
+    /// Gateway metrics base URL, e.g. http://127.0.0.1:9100 (repeat).
+    #[arg(long = "metrics")]
+    metrics: Vec<String>,
+    /// PostgreSQL URL whose pg_stat_database.xact_commit is read before and after.
+    #[arg(long)]
+    pg_stats: Option<String>,
+    /// A label for the output line.
+    #[arg(long, default_value = "")]
+    label: String,
+}
+
 #[derive(Subcommand)]
 enum RegistrationCmd {
     /// Create a pending registration; prints the init session id as the last line.
     Add {
-        /// Database.
+        /// Database: a SQLite file or a postgres:// URL.
         #[arg(long)]
-        db: PathBuf,
+        db: String,
         /// Email.
         #[arg(long)]
         email: String,
@@ -180,6 +244,52 @@ enum RegistrationCmd {
         /// Validity of the init session id, seconds.
         #[arg(long, default_value_t = 86_400)]
         ttl_secs: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCmd {
+    /// Add a server key to the database (sealed under the storage key with PostgreSQL). Every
+    /// gateway on it loads it within --key-refresh-secs and accepts it at once; it is advertised
+    /// from --activate-in-secs on (so every gateway accepts it before any advertises it).
+    Add {
+        /// Database: a SQLite file or a postgres:// URL.
+        #[arg(long)]
+        db: String,
+        /// Key id (default: k-YYYY-MM-DD-xxxxxx).
+        #[arg(long)]
+        key_id: Option<String>,
+        /// Seconds until the key is advertised (its createdAt).
+        #[arg(long, default_value_t = 2 * config::DEFAULT_KEY_REFRESH_SECS)]
+        activate_in_secs: u64,
+        /// Seconds until the key expires (default: never).
+        #[arg(long)]
+        expires_in_secs: Option<u64>,
+        /// File holding the storage key (else SCV2_STORAGE_KEY); PostgreSQL only.
+        #[arg(long)]
+        storage_key_file: Option<PathBuf>,
+    },
+    /// List the server keys and which one is advertised.
+    List {
+        /// Database: a SQLite file or a postgres:// URL.
+        #[arg(long)]
+        db: String,
+    },
+    /// Retire a key: from --in-secs on it is neither advertised nor accepted for new sessions
+    /// (open sessions go on). Refuses to retire the last unexpired key unless --force.
+    Retire {
+        /// Database: a SQLite file or a postgres:// URL.
+        #[arg(long)]
+        db: String,
+        /// The key.
+        #[arg(long)]
+        key_id: String,
+        /// Seconds from now.
+        #[arg(long, default_value_t = 0)]
+        in_secs: u64,
+        /// Retire it even if no other key would be left.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -267,7 +377,14 @@ fn external_storage_key(file: Option<&Path>) -> anyhow::Result<Option<Zeroizing<
 }
 
 async fn serve(a: ServeArgs) -> anyhow::Result<()> {
-    let mut cfg = GatewayConfig::new(a.listen, a.db);
+    let mut cfg = GatewayConfig::new(a.listen, Database::parse(&a.db));
+    cfg.pg = PgSettings {
+        pool_size: a.db_pool_size.max(2),
+        statement_timeout: std::time::Duration::from_millis(a.db_statement_timeout_ms.max(1)),
+    };
+    cfg.sweep_interval = std::time::Duration::from_secs(a.sweep_interval_secs.max(1));
+    cfg.key_refresh = std::time::Duration::from_secs(a.key_refresh_secs.max(1));
+    cfg.metrics_listen = a.metrics_listen;
     cfg.key_files = a.key_files;
     cfg.storage_key = external_storage_key(a.storage_key_file.as_deref())?;
     cfg.require_external_keys = a.require_external_keys;
@@ -306,6 +423,9 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let gw = scv2_gateway::start(cfg).await?;
     let doc = gw.public_key();
     tracing::info!(url = %gw.url(), key_id = %doc.key_id, public_key = %doc.public_key, "scv2 gateway ready");
+    if let Some(m) = gw.metrics_addr() {
+        eprintln!("scv2 metrics on http://{m}/metrics");
+    }
     eprintln!(
         "scv2 gateway on {} — keyId {} publicKey {}",
         gw.url(),
@@ -332,7 +452,22 @@ fn keygen(key_id: &str, out: &Path, expires: Option<u64>) -> anyhow::Result<()> 
     Ok(())
 }
 
-fn registration_add(db: &Path, email: &str, name: &str, ttl_secs: u64) -> anyhow::Result<()> {
+/// Open the store `db` for an admin command (no lock: `serve` may be running on it).
+async fn admin_store(db: &str, storage_key_file: Option<&Path>) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match Database::parse(db) {
+        Database::Sqlite(path) => Arc::new(SqliteStore::open(&path)?),
+        Database::Postgres(url) => {
+            let opts = PgOptions {
+                pool_size: 2,
+                storage_key: external_storage_key(storage_key_file)?,
+                ..PgOptions::default()
+            };
+            Arc::new(PgStore::connect(&url, opts).await?)
+        }
+    })
+}
+
+async fn registration_add(db: &str, email: &str, name: &str, ttl_secs: u64) -> anyhow::Result<()> {
     let email = email.trim();
     if email.len() > 254 || !email.contains('@') || email.chars().any(char::is_whitespace) {
         bail!("--email does not look like an email address");
@@ -341,16 +476,18 @@ fn registration_add(db: &Path, email: &str, name: &str, ttl_secs: u64) -> anyhow
     if name.is_empty() || name.chars().count() > 100 {
         bail!("--name must be 1–100 characters");
     }
-    let store = SqliteStore::open(db)?;
+    let store = admin_store(db, None).await?;
     let token = Zeroizing::new(scv2_gateway::util::new_token()?);
     let now = system_now_ms();
-    let reg = store.add_registration_sync(
-        &TokenHash::of(&token),
-        email,
-        name,
-        now,
-        ttl_secs.saturating_mul(1000),
-    )?;
+    let reg = store
+        .add_registration(
+            TokenHash::of(&token),
+            email,
+            name,
+            now,
+            ttl_secs.saturating_mul(1000),
+        )
+        .await?;
     println!(
         "registration for {} ({}) created; valid until {}",
         reg.email,
@@ -359,6 +496,124 @@ fn registration_add(db: &Path, email: &str, name: &str, ttl_secs: u64) -> anyhow
     );
     println!("init session id (shown once; the database keeps only its SHA-256):");
     println!("{}", token.as_str());
+    Ok(())
+}
+
+/// `(keyId, createdAt, expiresAt)` of every stored key.
+async fn key_list_of(db: &str) -> anyhow::Result<Vec<(String, u64, Option<u64>)>> {
+    Ok(match Database::parse(db) {
+        Database::Sqlite(path) => SqliteStore::open(&path)?
+            .server_keys_sync()?
+            .into_iter()
+            .map(|k| (k.key_id, k.created_at_ms, k.expires_at_ms))
+            .collect(),
+        Database::Postgres(url) => {
+            let opts = PgOptions {
+                pool_size: 2,
+                ..PgOptions::default()
+            };
+            PgStore::connect(&url, opts).await?.key_list().await?
+        }
+    })
+}
+
+async fn keys(cmd: KeysCmd) -> anyhow::Result<()> {
+    let now = system_now_ms();
+    match cmd {
+        KeysCmd::Add {
+            db,
+            key_id,
+            activate_in_secs,
+            expires_in_secs,
+            storage_key_file,
+        } => {
+            let store = admin_store(&db, storage_key_file.as_deref()).await?;
+            let key_id = match key_id {
+                Some(k) => k,
+                None => format!(
+                    "k-{}-{}",
+                    rfc3339(now).get(..10).unwrap_or("0000-00-00"),
+                    scv2_gateway::util::hex(&scv2_gateway::util::random_bytes::<3>()?)
+                ),
+            };
+            let created = now.saturating_add(activate_in_secs.saturating_mul(1000));
+            let expires = expires_in_secs.map(|s| now.saturating_add(s.saturating_mul(1000)));
+            let key = scv2::ServerKey::generate(&key_id, created, expires, &mut scv2::OsRng)
+                .map_err(|e| anyhow::anyhow!("key: {e}"))?;
+            store
+                .insert_server_key(StoredKey {
+                    key_id: key_id.clone(),
+                    private: key.private_bytes(),
+                    created_at_ms: created,
+                    expires_at_ms: expires,
+                })
+                .await?;
+            eprintln!(
+                "added {key_id}: accepted by every gateway within its --key-refresh-secs, \
+                 advertised from {}",
+                rfc3339(created)
+            );
+            let doc = scv2_gateway::keyfile::document_json(&key.document());
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
+        KeysCmd::List { db } => {
+            let list = key_list_of(&db).await?;
+            let advertised = list
+                .iter()
+                .filter(|(_, c, e)| *c <= now && e.is_none_or(|e| e > now))
+                .max_by_key(|(_, c, _)| *c)
+                .map(|(id, _, _)| id.clone());
+            println!(
+                "{:<32} {:<24} {:<24} state",
+                "keyId", "createdAt", "expiresAt"
+            );
+            for (id, created, expires) in &list {
+                let state = if expires.is_some_and(|e| e <= now) {
+                    "retired"
+                } else if Some(id) == advertised.as_ref() {
+                    "advertised"
+                } else if *created > now {
+                    "next (accepted, not yet advertised)"
+                } else {
+                    "accepted"
+                };
+                println!(
+                    "{:<32} {:<24} {:<24} {state}",
+                    id,
+                    rfc3339(*created),
+                    expires.map_or("never".to_owned(), rfc3339)
+                );
+            }
+        }
+        KeysCmd::Retire {
+            db,
+            key_id,
+            in_secs,
+            force,
+        } => {
+            let at = now.saturating_add(in_secs.saturating_mul(1000));
+            let list = key_list_of(&db).await?;
+            let others = list
+                .iter()
+                .filter(|(id, _, e)| *id != key_id && e.is_none_or(|e| e > at))
+                .count();
+            if others == 0 && !force {
+                bail!(
+                    "{key_id} is the last key that would be left: add one first (scv2 keys add), \
+                     or give --force"
+                );
+            }
+            let store = admin_store(&db, None).await?;
+            if !store.expire_server_key(&key_id, at).await? {
+                bail!("no key {key_id} in the database");
+            }
+            eprintln!(
+                "{key_id} retired from {}: every gateway stops using it for new sessions within \
+                 its --key-refresh-secs after that",
+                rfc3339(at)
+            );
+        }
+    }
     Ok(())
 }
 
@@ -505,7 +760,24 @@ fn main() -> ExitCode {
                         name,
                         ttl_secs,
                     },
-            } => registration_add(&db, &email, &name, ttl_secs).map(|_| ExitCode::SUCCESS),
+            } => registration_add(&db, &email, &name, ttl_secs)
+                .await
+                .map(|_| ExitCode::SUCCESS),
+            Cmd::Keys { cmd } => keys(cmd).await.map(|_| ExitCode::SUCCESS),
+            Cmd::Bench(a) => scv2_gateway::bench::run(scv2_gateway::bench::BenchConfig {
+                urls: a.urls,
+                db: a.db,
+                mode: a.mode,
+                concurrency: a.concurrency,
+                duration: std::time::Duration::from_secs(a.duration_secs.clamp(1, 600)),
+                registrations: a.registrations,
+                pids: a.pids,
+                metrics: a.metrics,
+                pg_stats: a.pg_stats,
+                label: a.label,
+            })
+            .await
+            .map(|_| ExitCode::SUCCESS),
             Cmd::Call(a) => call(a).await,
             Cmd::Inspect { input } => inspect(&input).map(|_| ExitCode::SUCCESS),
             Cmd::Demo { browser: false } => {

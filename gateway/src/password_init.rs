@@ -13,16 +13,17 @@ use zeroize::Zeroizing;
 
 use crate::answer::Req;
 use crate::app::App;
-use crate::channel::{self, Answer, OnGone, Reply};
+use crate::channel::{self, Answer, OnGone, Reply, RequestTx};
 use crate::clock::rfc3339;
 use crate::config::CLAIM_LEASE_MS;
 use crate::headers::{client_hash, init_header_problems};
 use crate::store::{Claim, Effect, EffectOutcome, TokenHash};
-use crate::util::random_u64;
 use crate::validate::{problems_json, validate_init};
 
 /// The handler. Order: address limits (every request that reaches the endpoint counts),
-/// headers, session, session limit, open, then the business in a type 129.
+/// headers, session, session limit, open, then the business in a type 129. The limits are one
+/// count (address, (address, hash) and, when the request names a live session, the session), so
+/// the headers are checked and the session looked up first, and the answers keep that order.
 pub async fn handler(
     State(app): State<Arc<App>>,
     mut req: Req,
@@ -31,23 +32,35 @@ pub async fn handler(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let ticket = match app
-        .limits
-        .init_attempt(&req.client, client_hash(&headers), req.now)
-    {
-        Ok(t) => t,
-        Err(retry) => return req.rate_limited(retry),
-    };
     let problems = init_header_problems(&headers);
+    let live = if problems.is_empty() {
+        match channel::find_session(&app, &mut req, &headers).await {
+            Ok(l) => l,
+            Err(r) => return r,
+        }
+    } else {
+        None
+    };
+    let counted = app
+        .limits
+        .init_attempt(
+            &req.client,
+            client_hash(&headers),
+            live.as_ref().map(|l| l.session_id()),
+            req.now,
+        )
+        .await;
+    match counted {
+        Ok(Ok(())) => {}
+        Ok(Err(retry)) => return req.rate_limited(retry),
+        Err(e) => return req.store_error(&e),
+    }
     if !problems.is_empty() {
         return req.header_problems(&problems);
     }
-    let Some(live) = channel::find_session(&app, &mut req, &headers) else {
+    let Some(live) = live else {
         return req.session_not_found();
     };
-    if let Err(retry) = app.limits.init_session(&ticket, live.session_id(), req.now) {
-        return req.rate_limited(retry);
-    }
     let env = match channel::read_envelope(&app, &req, body).await {
         Ok(e) => e,
         Err(r) => return r,
@@ -57,7 +70,11 @@ pub async fn handler(
         Ok(o) => o,
         Err(r) => return r,
     };
-    channel::respond(&app, req, opened, password_init).await
+    let tx = opened.tx();
+    channel::respond(&app, req, opened, move |app, req, plain| {
+        password_init(app, req, plain, tx)
+    })
+    .await
 }
 
 fn not_found(req: &Req) -> Answer {
@@ -74,8 +91,9 @@ fn internal(req: &Req) -> Reply {
     )
 }
 
-/// The business logic, on the decrypted body.
-async fn password_init(app: Arc<App>, req: Req, plain: Zeroizing<Vec<u8>>) -> Reply {
+/// The business logic, on the decrypted body; its claim and token counter run in the request
+/// transaction `tx`.
+async fn password_init(app: Arc<App>, req: Req, plain: Zeroizing<Vec<u8>>, tx: RequestTx) -> Reply {
     let parsed = validate_init(&plain);
     drop(plain);
     let body = match parsed {
@@ -93,26 +111,29 @@ async fn password_init(app: Arc<App>, req: Req, plain: Zeroizing<Vec<u8>>) -> Re
     };
     let token = TokenHash::of(&body.session_id);
     let now = req.now;
-    if let Err(retry) = app.limits.token_check(&token, now) {
-        return Reply {
-            retry_after: Some(retry),
-            ..Reply::answer(
-                StatusCode::TOO_MANY_REQUESTS,
-                req.wrapper(false, "RATE_LIMIT.EXCEEDED", Value::Null),
-            )
-        };
+    let token_key = app.limits.token_key(&token);
+    match tx.check(token_key, now).await {
+        Ok(Ok(())) => {}
+        Ok(Err(retry)) => {
+            return Reply {
+                retry_after: Some(retry),
+                ..Reply::answer(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    req.wrapper(false, "RATE_LIMIT.EXCEEDED", Value::Null),
+                )
+            }
+        }
+        Err(e) => {
+            tracing::error!(request_id = %req.request_id, error = %format!("{e:#}"), "checking the token limit failed");
+            return internal(&req);
+        }
     }
-    let Ok(claim) = random_u64() else {
-        return internal(&req);
-    };
-    match app
-        .store
-        .claim_registration(token, claim, now, CLAIM_LEASE_MS)
-        .await
-    {
+    match tx.claim_registration(token, now, CLAIM_LEASE_MS).await {
         Ok(Claim::Claimed(_)) => {}
         Ok(Claim::Unavailable) => {
-            app.limits.token_failed(&token, now);
+            if let Err(e) = tx.hit(&[token_key], now).await {
+                tracing::warn!(error = %format!("{e:#}"), "counting a failed attempt on a token failed");
+            }
             let a = not_found(&req);
             return Reply::answer(a.status, a.body);
         }
@@ -140,7 +161,7 @@ async fn password_init(app: Arc<App>, req: Req, plain: Zeroizing<Vec<u8>>) -> Re
         Err(_) => None,
     };
     let Some(password_hash) = hash else {
-        if let Err(e) = app.store.release_claim(token, claim).await {
+        if let Err(e) = tx.release_claim().await {
             tracing::warn!(error = %format!("{e:#}"), "releasing a claim failed (its lease ends it)");
         }
         return internal(&req);
@@ -149,7 +170,6 @@ async fn password_init(app: Arc<App>, req: Req, plain: Zeroizing<Vec<u8>>) -> Re
     Reply {
         effect: Effect::CompleteRegistration {
             token,
-            claim,
             password_hash,
             now_ms: now,
         },

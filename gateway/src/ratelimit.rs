@@ -1,5 +1,8 @@
-//! Sliding-window rate limiting in a bounded table (an exact log of the last `limit` hits per
-//! key), O(1) per request.
+//! Sliding-window rate limiting: the [`RateStore`] interface the limits use (one call counts a
+//! request against several keys, all or none), its in-memory implementation ([`MemoryRates`],
+//! one process), and the bounded in-memory table under it ([`RateLimiter`]). The PostgreSQL
+//! store implements [`RateStore`] too, so that with several gateways every limit holds across
+//! all of them (`crate::store::postgres`).
 //!
 //! A key may make at most `limit` counted requests in any span of `window_ms`: a request at time
 //! `t` is allowed when fewer than `limit` earlier counted requests happened in `(t − window, t]`.
@@ -7,18 +10,22 @@
 //! again as soon as its oldest counted request leaves the window. `Retry-After` is the number of
 //! whole seconds (rounded up) until that happens.
 //!
-//! Memory: the table holds at most `cap` keys, ordered by their last counted hit. Keys whose hits
-//! all left the window are dropped from the front (a few on every hit, and in bounded batches by
-//! the sweeper: the cost is the number of expired keys, never a scan of the table). When the table
-//! is full the key with the oldest last hit is evicted (its count restarts); nobody is refused
-//! because the table is full.
+//! Memory ([`RateLimiter`]): the table holds at most `cap` keys, ordered by their last counted
+//! hit. Keys whose hits all left the window are dropped from the front (a few on every hit, and
+//! in bounded batches by the sweeper: the cost is the number of expired keys, never a scan of the
+//! table). When the table is full the key with the oldest last hit is evicted (its count
+//! restarts); nobody is refused because the table is full.
 
 use std::collections::VecDeque;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
+use async_trait::async_trait;
 use hashlink::LinkedHashMap;
+
+use crate::limits::{LimiterSizes, LimitsConfig};
+use crate::store::StoreResult;
 
 /// A limit: `limit` requests per `window_ms`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -207,6 +214,147 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
     /// Keys evicted because the table was full, since start.
     pub fn evicted(&self) -> u64 {
         self.evicted.load(Ordering::Relaxed)
+    }
+}
+
+/// The limit tables. The numbers are stored by the PostgreSQL store: never renumber one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(i16)]
+pub enum RateTable {
+    /// Session creations per client group.
+    SessionCreate = 1,
+    /// Password inits per (client group, `X-Client-Hash`).
+    InitClient = 2,
+    /// Password inits per client group.
+    InitIp = 3,
+    /// Password inits per SC session.
+    InitSession = 4,
+    /// Failed password inits per init token.
+    TokenFailures = 5,
+}
+
+/// One key of one table, with the limit that applies to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateKey {
+    /// The table.
+    pub table: RateTable,
+    /// A fixed-size key the client cannot choose freely (a hash of its address group, of a
+    /// session id, of a token hash: [`crate::util::key16`]).
+    pub key: [u8; 16],
+    /// The limit.
+    pub spec: RateSpec,
+}
+
+/// Where the rate-limit counters live.
+#[async_trait]
+pub trait RateStore: Send + Sync + 'static {
+    /// Count one request at `now_ms` against every key in `keys`, all or none: `Ok(Ok(()))` when
+    /// every key allowed it (it is counted by each), `Ok(Err(retry_after_secs))` when one refused
+    /// (the largest wait; counted by none).
+    async fn hit(&self, keys: &[RateKey], now_ms: u64) -> StoreResult<Result<(), u64>>;
+    /// Whether `key` would allow a request at `now_ms`, without counting it.
+    async fn check(&self, key: &RateKey, now_ms: u64) -> StoreResult<Result<(), u64>>;
+    /// Drop up to `budget` keys per table whose hits all left their window (the memory tables;
+    /// a shared store sweeps its counters in [`crate::store::Store::sweep`]).
+    fn sweep_memory(&self, _now_ms: u64, _budget: usize) -> Swept {
+        Swept::default()
+    }
+    /// Keys held in memory per table.
+    fn sizes(&self) -> LimiterSizes {
+        LimiterSizes::default()
+    }
+}
+
+/// The counters in this process's memory (one gateway; they restart with it).
+#[derive(Debug)]
+pub struct MemoryRates {
+    session_create: RateLimiter<[u8; 16]>,
+    init_client: RateLimiter<[u8; 16]>,
+    init_ip: RateLimiter<[u8; 16]>,
+    init_session: RateLimiter<[u8; 16]>,
+    token: RateLimiter<[u8; 16]>,
+}
+
+impl MemoryRates {
+    /// Empty tables for `cfg`, each of at most `cfg.max_entries` keys.
+    pub fn new(cfg: &LimitsConfig) -> MemoryRates {
+        let cap = cfg.max_entries;
+        MemoryRates {
+            session_create: RateLimiter::new(cfg.session_create, cap),
+            init_client: RateLimiter::new(cfg.init_per_client, cap),
+            init_ip: RateLimiter::new(cfg.init_per_ip, cap),
+            init_session: RateLimiter::new(cfg.init_per_session, cap),
+            token: RateLimiter::new(cfg.token_failures, cap),
+        }
+    }
+
+    fn table(&self, t: RateTable) -> &RateLimiter<[u8; 16]> {
+        match t {
+            RateTable::SessionCreate => &self.session_create,
+            RateTable::InitClient => &self.init_client,
+            RateTable::InitIp => &self.init_ip,
+            RateTable::InitSession => &self.init_session,
+            RateTable::TokenFailures => &self.token,
+        }
+    }
+
+    /// [`RateStore::hit`], synchronously: hit each key in turn and take the hits back when one
+    /// refuses.
+    pub fn hit_now(&self, keys: &[RateKey], now_ms: u64) -> Result<(), u64> {
+        for (i, k) in keys.iter().enumerate() {
+            if let Err(retry) = self.table(k.table).hit(&k.key, now_ms) {
+                for done in &keys[..i] {
+                    self.table(done.table).undo(&done.key, now_ms);
+                }
+                return Err(retry);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl RateStore for MemoryRates {
+    async fn hit(&self, keys: &[RateKey], now_ms: u64) -> StoreResult<Result<(), u64>> {
+        Ok(self.hit_now(keys, now_ms))
+    }
+
+    async fn check(&self, key: &RateKey, now_ms: u64) -> StoreResult<Result<(), u64>> {
+        Ok(self.table(key.table).check(&key.key, now_ms))
+    }
+
+    fn sweep_memory(&self, now_ms: u64, budget: usize) -> Swept {
+        let mut total = Swept::default();
+        for t in [
+            &self.session_create,
+            &self.init_client,
+            &self.init_ip,
+            &self.init_session,
+            &self.token,
+        ] {
+            let s = t.sweep(now_ms, budget);
+            total.removed += s.removed;
+            total.visited += s.visited;
+        }
+        total
+    }
+
+    fn sizes(&self) -> LimiterSizes {
+        let all = [
+            &self.session_create,
+            &self.init_client,
+            &self.init_ip,
+            &self.init_session,
+            &self.token,
+        ];
+        LimiterSizes {
+            session_create: self.session_create.len(),
+            init_per_client: self.init_client.len(),
+            init_per_ip: self.init_ip.len(),
+            init_per_session: self.init_session.len(),
+            token_failures: self.token.len(),
+            evicted: all.iter().map(|t| t.evicted()).sum(),
+        }
     }
 }
 

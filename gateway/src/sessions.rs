@@ -20,16 +20,18 @@ use scv2::ServerSession;
 
 use crate::client_ip::ClientGroup;
 
-/// A live session.
+/// A live session (with a shared store: a cached copy, re-validated by every request).
 pub struct Live {
     sid: String,
     group: Option<ClientGroup>,
     expires_at_ms: u64,
-    /// The core session. The write lock is only taken to close it.
+    /// The core session. The write lock is only taken to close it or to replace it by a newer
+    /// state from the store.
     pub session: RwLock<ServerSession>,
-    /// The generation the store holds for this session; commits of this session serialize on
-    /// this lock (so that the compare-and-set always names the stored generation).
-    pub stored_generation: tokio::sync::Mutex<u64>,
+    /// The generation of the store's state this copy is (`None`: unknown, e.g. after a failed
+    /// commit: the next request re-imports it). Held for the whole of a request: the requests of
+    /// one session run one at a time in this process.
+    pub stored_generation: Arc<tokio::sync::Mutex<Option<u64>>>,
     busy: AtomicUsize,
 }
 
@@ -50,8 +52,15 @@ impl Live {
             group,
             expires_at_ms: session.expires_at_ms(),
             session: RwLock::new(session),
-            stored_generation: tokio::sync::Mutex::new(stored_generation),
+            stored_generation: Arc::new(tokio::sync::Mutex::new(Some(stored_generation))),
             busy: AtomicUsize::new(0),
+        }
+    }
+
+    /// Replace the core session by a newer state of it (imported from the store).
+    pub fn replace(&self, newer: ServerSession) {
+        if let Ok(mut s) = self.session.write() {
+            *s = newer;
         }
     }
 
@@ -218,6 +227,16 @@ impl SessionTable {
         t.expiry.insert((live.expires_at_ms, live.sid.clone()));
         t.lru.insert(live.sid.clone(), live);
         out
+    }
+
+    /// Add `live` unless the table holds its session already: returns the one held, and the
+    /// sessions evicted to make room.
+    pub fn insert_if_absent(&self, live: Arc<Live>) -> (Arc<Live>, Vec<(Arc<Live>, Eviction)>) {
+        if let Some(held) = self.get(&live.sid) {
+            return (held, Vec::new());
+        }
+        let evicted = self.insert(live.clone());
+        (live, evicted)
     }
 
     /// Remove `sid` (closed, or forgotten after a failed commit).

@@ -1,6 +1,8 @@
-//! Start-up and shutdown: the database lock, the storage key (external or stored, and moving to
-//! an external one), the server keys, the sessions kept from the last run, the router, the HTTP
-//! server and the sweeper.
+//! Start-up and shutdown: the store (a SQLite file under its lock, or a PostgreSQL database
+//! shared with other gateways), the storage key (external or stored, and moving to an external
+//! one), the server keys (re-read every `--key-refresh-secs`, so `scv2 keys` rotates them on
+//! every gateway), the sessions kept from the last run, the router, the HTTP server, the metrics
+//! listener and the sweeper.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,13 +19,15 @@ use crate::app::{App, Metrics, MetricsSnapshot, TaskTracker};
 use crate::channel::{end_sessions, Inflight};
 use crate::client_ip::{ClientGroup, TrustedProxies};
 use crate::clock::rfc3339;
-use crate::config::GatewayConfig;
+use crate::config::{Database, GatewayConfig};
 use crate::files::{self, DbLock};
+use crate::health::{self, Readiness};
 use crate::limits::Limits;
 use crate::net::{self, Listening, MetricsRef, NetConfig};
 use crate::paths::{PATH_PASSWORD_INIT, PATH_PUBLIC_KEY, PATH_SESSION, PATH_SESSION_CLOSE};
+use crate::ratelimit::MemoryRates;
 use crate::sessions::{Live, SessionTable};
-use crate::store::{Reseal, SqliteStore, Store, StoredKey};
+use crate::store::{PgOptions, PgStore, Reseal, SqliteStore, Store, StoredKey};
 use crate::util::{hex, random_bytes};
 use crate::{handlers, headers, password_init};
 
@@ -38,8 +42,10 @@ pub struct Gateway {
     app: Arc<App>,
     public_key: scv2::PublicKeyDocument,
     listening: Option<Listening>,
+    metrics_listening: Option<Listening>,
     addr: SocketAddr,
     sweeper: tokio::task::JoinHandle<()>,
+    key_refresher: tokio::task::JoinHandle<()>,
     lock: Option<DbLock>,
 }
 
@@ -68,6 +74,10 @@ impl Gateway {
     pub fn public_key(&self) -> &scv2::PublicKeyDocument {
         &self.public_key
     }
+    /// The address of `GET /metrics` (`--metrics-listen`), if served.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listening.as_ref().map(|l| l.addr)
+    }
     /// Counters and table sizes now.
     pub fn metrics(&self) -> MetricsSnapshot {
         self.app.snapshot()
@@ -78,7 +88,11 @@ impl Gateway {
             l.shutdown(Duration::from_secs(30)).await;
         }
         let _ = tokio::time::timeout(Duration::from_secs(30), self.app.tasks.wait_idle()).await;
+        if let Some(l) = self.metrics_listening.take() {
+            l.shutdown(Duration::from_secs(1)).await;
+        }
         self.sweeper.abort();
+        self.key_refresher.abort();
         drop(self.lock.take());
         Ok(())
     }
@@ -155,21 +169,58 @@ async fn storage_key(
     Ok(k)
 }
 
-/// The server keys: key files, plus the database's (not with `--require-external-keys`); a new
-/// one in the database when there is none.
-async fn server_keys(
-    cfg: &GatewayConfig,
-    store: &Arc<dyn Store>,
-    now: u64,
-    in_db: &mut Vec<&'static str>,
-) -> anyhow::Result<Vec<StoredKey>> {
+/// The server keys of the key files (read once, at start).
+fn file_keys(cfg: &GatewayConfig) -> anyhow::Result<Vec<StoredKey>> {
     let mut keys = Vec::new();
     for f in &cfg.key_files {
         files::check_private(f, "key file")?;
         keys.push(crate::keyfile::read(f)?);
     }
-    let stored = store.server_keys().await?;
+    Ok(keys)
+}
+
+fn copy_key(k: &StoredKey) -> StoredKey {
+    StoredKey {
+        key_id: k.key_id.clone(),
+        private: k.private.clone(),
+        created_at_ms: k.created_at_ms,
+        expires_at_ms: k.expires_at_ms,
+    }
+}
+
+/// The keys to load: the key files', plus the store's (not with `--require-external-keys`; a
+/// key file wins over a stored key of the same id).
+async fn stored_and_file_keys(
+    cfg: &GatewayConfig,
+    store: &Arc<dyn Store>,
+    from_files: &[StoredKey],
+) -> anyhow::Result<(Vec<StoredKey>, usize)> {
+    let mut keys: Vec<StoredKey> = from_files.iter().map(copy_key).collect();
     if cfg.require_external_keys {
+        return Ok((keys, 0));
+    }
+    let mut stored = 0;
+    for k in store.server_keys().await? {
+        if !keys.iter().any(|x| x.key_id == k.key_id) {
+            stored += 1;
+            keys.push(k);
+        }
+    }
+    Ok((keys, stored))
+}
+
+/// The server keys: key files, plus the store's (not with `--require-external-keys`); a new one
+/// in the store when there is none (with several gateways starting at once, one of them creates
+/// it and the others load it).
+async fn server_keys(
+    cfg: &GatewayConfig,
+    store: &Arc<dyn Store>,
+    from_files: &[StoredKey],
+    now: u64,
+    in_db: &mut Vec<&'static str>,
+) -> anyhow::Result<Vec<StoredKey>> {
+    if cfg.require_external_keys {
+        let stored = store.server_keys().await.unwrap_or_default();
         if !stored.is_empty() {
             let ids: Vec<&str> = stored.iter().map(|k| k.key_id.as_str()).collect();
             tracing::warn!(
@@ -177,13 +228,12 @@ async fn server_keys(
                 "--require-external-keys: the private server keys stored in the database are not used"
             );
         }
-    } else {
-        for k in stored {
-            if !keys.iter().any(|x: &StoredKey| x.key_id == k.key_id) {
-                in_db.push("a private server key");
-                keys.push(k);
-            }
-        }
+    }
+    // A shared store seals its server keys under the (external) storage key.
+    let plaintext_in_db = store.exclusive();
+    let (mut keys, stored) = stored_and_file_keys(cfg, store, from_files).await?;
+    if stored > 0 && plaintext_in_db {
+        in_db.push("a private server key");
     }
     if keys.is_empty() {
         if cfg.require_external_keys {
@@ -200,19 +250,115 @@ async fn server_keys(
             created_at_ms: now,
             expires_at_ms: None,
         };
-        tracing::info!(key_id = %k.key_id, "generated the server key (kept in the database)");
-        store
-            .insert_server_key(StoredKey {
-                key_id: k.key_id.clone(),
-                private: k.private.clone(),
-                created_at_ms: k.created_at_ms,
-                expires_at_ms: k.expires_at_ms,
-            })
-            .await?;
-        in_db.push("a private server key");
-        keys.push(k);
+        if store.insert_first_server_key(copy_key(&k), now).await? {
+            tracing::info!(key_id = %k.key_id, "generated the server key (kept in the database)");
+        }
+        // Ours, or the one another gateway stored meanwhile.
+        keys = stored_and_file_keys(cfg, store, from_files).await?.0;
+        if plaintext_in_db {
+            in_db.push("a private server key");
+        }
     }
     Ok(keys)
+}
+
+/// A core server holding `keys`.
+fn build_server(sc_config: ServerConfig, keys: &[StoredKey]) -> anyhow::Result<Server> {
+    let mut server = Server::new(sc_config);
+    for k in keys {
+        let key =
+            ServerKey::from_private_bytes(&k.key_id, &k.private, k.created_at_ms, k.expires_at_ms)
+                .map_err(|e| anyhow::anyhow!("server key {}: {e}", k.key_id))?;
+        server
+            .add_key(key)
+            .map_err(|e| anyhow::anyhow!("server key {}: {e}", k.key_id))?;
+    }
+    Ok(server)
+}
+
+/// What identifies a key set (rebuilt only when it changes).
+fn key_set(keys: &[StoredKey]) -> Vec<(String, u64, Option<u64>)> {
+    let mut v: Vec<_> = keys
+        .iter()
+        .map(|k| (k.key_id.clone(), k.created_at_ms, k.expires_at_ms))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Re-read the stored server keys every `cfg.key_refresh` and swap the core server when they
+/// changed (a key added, retired or expired by `scv2 keys`).
+async fn refresh_keys(
+    app: Arc<App>,
+    from_files: Vec<StoredKey>,
+    mut current: Vec<(String, u64, Option<u64>)>,
+) {
+    let mut tick = tokio::time::interval(app.cfg.key_refresh.max(Duration::from_millis(100)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let keys = match stored_and_file_keys(&app.cfg, &app.store, &from_files).await {
+            Ok((k, _)) => k,
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "re-reading the server keys failed");
+                continue;
+            }
+        };
+        let set = key_set(&keys);
+        if set == current || keys.is_empty() {
+            continue;
+        }
+        match build_server(app.sc_config, &keys) {
+            Ok(server) => {
+                let ids: Vec<&str> = set.iter().map(|k| k.0.as_str()).collect();
+                tracing::info!(keys = ?ids, "server keys changed; loaded");
+                if let Ok(mut s) = app.server.write() {
+                    *s = Arc::new(server);
+                }
+                current = set;
+            }
+            Err(e) => tracing::warn!(error = %format!("{e:#}"), "stored server keys do not load"),
+        }
+    }
+}
+
+/// Open the store `cfg.db`: a SQLite file under its lock, or a PostgreSQL database (which
+/// needs the storage key from outside it).
+async fn open_store(cfg: &GatewayConfig) -> anyhow::Result<(Arc<dyn Store>, Option<DbLock>)> {
+    match &cfg.db {
+        Database::Sqlite(path) => {
+            let db_path = path.clone();
+            let lock = tokio::task::spawn_blocking(move || {
+                DbLock::acquire_within(&db_path, Duration::from_secs(1))
+            })
+            .await
+            .context("locking the database")??;
+            let db_path = path.clone();
+            let sqlite = tokio::task::spawn_blocking(move || SqliteStore::open(&db_path))
+                .await
+                .context("opening the database")??;
+            Ok((Arc::new(sqlite), Some(lock)))
+        }
+        Database::Postgres(url) => {
+            let Some(key) = &cfg.storage_key else {
+                bail!(
+                    "a PostgreSQL store needs the storage key from outside the database: set \
+                     SCV2_STORAGE_KEY or --storage-key-file (the same key on every gateway; it \
+                     never goes into the shared database)"
+                );
+            };
+            let opts = PgOptions {
+                pool_size: cfg.pg.pool_size,
+                statement_timeout: cfg.pg.statement_timeout,
+                idle_in_transaction_timeout: cfg.timeouts.request + cfg.pg.statement_timeout,
+                queue_timeout: cfg.timeouts.request,
+                storage_key: Some(key.clone()),
+            };
+            let pg = PgStore::connect(url, opts).await?;
+            Ok((Arc::new(pg), None))
+        }
+    }
 }
 
 /// Start the gateway: lock and open the database, load keys and sessions, bind, serve in the
@@ -230,17 +376,7 @@ pub async fn start(cfg: GatewayConfig) -> anyhow::Result<Gateway> {
             bail!("--require-external-keys: the server key must come from --key-file");
         }
     }
-    let db_path = cfg.db_path.clone();
-    let lock = tokio::task::spawn_blocking(move || {
-        DbLock::acquire_within(&db_path, Duration::from_secs(1))
-    })
-    .await
-    .context("locking the database")??;
-    let db_path = cfg.db_path.clone();
-    let sqlite = tokio::task::spawn_blocking(move || SqliteStore::open(&db_path))
-        .await
-        .context("opening the database")??;
-    let store: Arc<dyn Store> = Arc::new(sqlite);
+    let (store, lock) = open_store(&cfg).await?;
 
     let sc_config = ServerConfig::default()
         .with_padding_block(cfg.padding_block)
@@ -249,15 +385,11 @@ pub async fn start(cfg: GatewayConfig) -> anyhow::Result<Gateway> {
     let key = storage_key(&cfg, &store, &sc_config, &mut in_db).await?;
     let storage_key = StorageKey::new(&key);
     drop(key);
-    let mut server = Server::new(sc_config);
-    for k in server_keys(&cfg, &store, now, &mut in_db).await? {
-        let key =
-            ServerKey::from_private_bytes(&k.key_id, &k.private, k.created_at_ms, k.expires_at_ms)
-                .map_err(|e| anyhow::anyhow!("server key {}: {e}", k.key_id))?;
-        server
-            .add_key(key)
-            .map_err(|e| anyhow::anyhow!("server key {}: {e}", k.key_id))?;
-    }
+    let from_files = file_keys(&cfg)?;
+    let keys = server_keys(&cfg, &store, &from_files, now, &mut in_db).await?;
+    let server = build_server(sc_config, &keys)?;
+    let loaded_keys = key_set(&keys);
+    drop(keys);
     in_db.dedup();
     if !in_db.is_empty() {
         tracing::warn!(
@@ -266,11 +398,10 @@ pub async fn start(cfg: GatewayConfig) -> anyhow::Result<Gateway> {
              SCV2_STORAGE_KEY (or --storage-key-file) and --key-file, and run with \
              --require-external-keys (gateway/README.md, Running in production)",
             in_db.join(" and "),
-            cfg.db_path.display()
+            cfg.db.display()
         );
     }
-    let public_key = server
-        .current_key(now)
+    let public_key = handlers::advertised_key(&server, now)
         .map(|k| k.document())
         .context("no unexpired server key")?;
     if store.exclusive() {
@@ -281,7 +412,12 @@ pub async fn start(cfg: GatewayConfig) -> anyhow::Result<Gateway> {
     }
 
     let sessions = SessionTable::new(cfg.max_sessions, cfg.max_sessions_per_ip);
-    let records = store.load_sessions(now, cfg.max_sessions).await?;
+    // The only writer restores its sessions; gateways on a shared store load them on demand.
+    let records = if store.exclusive() {
+        store.load_sessions(now, cfg.max_sessions).await?
+    } else {
+        Vec::new()
+    };
     let (mut loaded, mut skipped) = (0usize, 0usize);
     let mut evicted = Vec::new();
     for r in records.into_iter().rev() {
@@ -303,13 +439,18 @@ pub async fn start(cfg: GatewayConfig) -> anyhow::Result<Gateway> {
     if cfg.test_env {
         trusted = trusted.with_loopback();
     }
+    let rates = store
+        .shared_rates()
+        .unwrap_or_else(|| Arc::new(MemoryRates::new(&cfg.limits)));
+    tracing::info!(store = %store.describe(), shared = !store.exclusive(), "store open");
     let app = Arc::new(App {
-        server,
+        server: std::sync::RwLock::new(Arc::new(server)),
         sc_config,
         storage_key,
         store,
         sessions,
-        limits: Limits::new(&cfg.limits),
+        limits: Limits::new(&cfg.limits, rates),
+        readiness: Readiness::default(),
         trusted: trusted.clone(),
         inflight: Inflight::default(),
         hash_slots: Semaphore::new(cfg.hash_concurrency.max(1)),
@@ -329,6 +470,10 @@ pub async fn start(cfg: GatewayConfig) -> anyhow::Result<Gateway> {
             headers::require_cloudflare,
         ));
     }
+    // Probes: outside the Cloudflare check (load balancers do not send its headers).
+    let router = router
+        .route(health::PATH_HEALTHZ, get(health::healthz))
+        .route(health::PATH_READYZ, get(health::readyz));
     let router = router.fallback(handlers::fallback).with_state(app.clone());
     let router = crate::webdemo::apply(router, cfg.web_demo, &public_key)?;
     let router = crate::cors::apply(router, &cfg.cors_origins)?;
@@ -343,8 +488,23 @@ pub async fn start(cfg: GatewayConfig) -> anyhow::Result<Gateway> {
         trusted,
         clock: cfg.clock.clone(),
     };
+    let metrics_listening = match cfg.metrics_listen {
+        Some(at) => {
+            let l = tokio::net::TcpListener::bind(at)
+                .await
+                .with_context(|| format!("binding --metrics-listen {at}"))?;
+            let r = Router::new()
+                .route(health::PATH_METRICS, get(health::metrics))
+                .with_state(app.clone());
+            let l = net::serve(l, r, net_cfg.clone(), app.clone())?;
+            tracing::info!(addr = %l.addr, "metrics on /metrics");
+            Some(l)
+        }
+        None => None,
+    };
     let listening = net::serve(listener, router, net_cfg, app.clone())?;
     let addr = listening.addr;
+    let key_refresher = tokio::spawn(refresh_keys(app.clone(), from_files, loaded_keys));
     let sweeper_app = app.clone();
     let sweeper = tokio::spawn(async move {
         let mut tick = tokio::time::interval(sweeper_app.cfg.sweep_interval);
@@ -363,16 +523,22 @@ pub async fn start(cfg: GatewayConfig) -> anyhow::Result<Gateway> {
         app,
         public_key,
         listening: Some(listening),
+        metrics_listening,
         addr,
         sweeper,
-        lock: Some(lock),
+        key_refresher,
+        lock,
     })
 }
 
 /// The batch size of sweeps: the lock is released between batches.
 const SWEEP_BATCH: usize = 1024;
+/// The most batches of each kind one sweep runs (the rest waits for the next sweep).
+const SWEEP_MAX_BATCHES: usize = 64;
 
-/// Drop expired sessions (memory and store) and limiter keys whose window passed, in batches.
+/// Drop expired sessions and limiter keys whose window passed from memory, in batches; then the
+/// store's expired sessions, used registrations and (shared stores) old limiter entries, in
+/// bounded batches (with PostgreSQL on whichever gateway holds the sweep lock).
 async fn sweep(app: &Arc<App>) {
     let now = app.cfg.clock.now_ms();
     loop {
@@ -391,14 +557,18 @@ async fn sweep(app: &Arc<App>) {
         }
         tokio::task::yield_now().await;
     }
-    loop {
-        match app.store.purge_expired_sessions(now, SWEEP_BATCH).await {
-            Ok(n) if n == SWEEP_BATCH => tokio::task::yield_now().await,
-            Ok(_) => break,
-            Err(e) => {
-                tracing::warn!(error = %format!("{e:#}"), "purging expired sessions failed");
-                break;
+    match app.store.sweep(now, SWEEP_BATCH, SWEEP_MAX_BATCHES).await {
+        Ok(s) if s.skipped => tracing::debug!("another gateway sweeps the store"),
+        Ok(s) => {
+            if s.sessions + s.registrations + s.rate_entries > 0 {
+                tracing::debug!(
+                    sessions = s.sessions,
+                    registrations = s.registrations,
+                    rate_entries = s.rate_entries,
+                    "swept the store"
+                );
             }
         }
+        Err(e) => tracing::warn!(error = %format!("{e:#}"), "sweeping the store failed"),
     }
 }

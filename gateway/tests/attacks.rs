@@ -23,7 +23,43 @@ use scv2_gateway::store::TokenHash;
 use scv2_gateway::{ClientOptions, Gateway, GatewayConfig, ManualClock, ScClient};
 use serde_json::json;
 
+mod common;
+
+use common::Backend;
+
 type R<T = ()> = anyhow::Result<T>;
+
+/// Sections whose attack concerns the store (limits, sessions, claims, retransmissions) run
+/// against SQLite (`name::sqlite`) and PostgreSQL (`name::postgres`, see `tests/common`).
+macro_rules! both_stores {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() -> super::R {
+                super::$name(super::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() -> super::R {
+                match super::Backend::postgres(concat!(stringify!($name), "::postgres")) {
+                    Some(b) => super::$name(b).await,
+                    None => Ok(()),
+                }
+            }
+        }
+    )*};
+}
+
+both_stores!(
+    f3_rotating_hashes_and_sessions_share_the_address_budget,
+    f3_client_address_headers_only_from_trusted_proxies,
+    f3_ipv6_clients_are_limited_per_64,
+    f3_failed_attempts_per_init_token_are_limited,
+    f5_one_address_holds_at_most_32_sessions,
+    f5_expired_sessions_are_swept_in_the_background,
+    f7_racing_copies_cost_exactly_one_hash,
+    f8_retransmissions_get_the_first_answers_bytes,
+    f8_a_client_that_hangs_up_still_gets_its_201_later,
+);
 
 const INIT: &str = PATH_PASSWORD_INIT;
 
@@ -243,9 +279,23 @@ struct Env {
 }
 
 async fn env_with(tweak: impl FnOnce(&mut GatewayConfig)) -> R<Env> {
+    env_on(&Backend::Sqlite, tweak).await
+}
+
+/// The in-process server on `b`'s store.
+async fn env_on(b: &Backend, tweak: impl FnOnce(&mut GatewayConfig)) -> R<Env> {
     let dir = TempDir::new();
     let clock = Arc::new(ManualClock::new(system_now_ms()));
-    let mut cfg = GatewayConfig::new("127.0.0.1:0".parse()?, dir.path("gw.sqlite"));
+    let db = match b {
+        Backend::Sqlite => scv2_gateway::config::Database::Sqlite(dir.path("gw.sqlite")),
+        Backend::Postgres(url) => {
+            scv2_gateway::config::Database::Postgres(common::fresh_database(url).await?)
+        }
+    };
+    let mut cfg = GatewayConfig::new("127.0.0.1:0".parse()?, db);
+    if b.is_postgres() {
+        cfg.storage_key = Some(common::test_storage_key());
+    }
     cfg.clock = clock.clone();
     cfg.argon2 = Argon2Params::cheap();
     tweak(&mut cfg);
@@ -561,58 +611,10 @@ fn f2_second_serve_on_one_database_is_refused() -> R {
 
 #[tokio::test]
 async fn f2_a_stale_generation_cannot_be_written_back() -> R {
-    use scv2_gateway::store::{
-        CachedAnswer, Commit, CommitError, Effect, SessionRecord, SessionUpdate, SqliteStore, Store,
-    };
+    // (tests/store.rs runs the same scenario against PostgreSQL.)
     let dir = TempDir::new();
-    let store = SqliteStore::open(&dir.path("s.sqlite"))?;
-    let rec = SessionRecord {
-        session_id: "sid-1".into(),
-        sealed: vec![2, 0, 0, 0, 0, 0, 0, 0, 0],
-        generation: 0,
-        expires_at_ms: u64::MAX / 2,
-        client_group: String::new(),
-        last_used_ms: 0,
-    };
-    store.create_session(rec, Vec::new()).await?;
-    // An export blob's header: version 2, its generation (the rest is not opened here).
-    let blob = |g: u64| [vec![2], g.to_be_bytes().to_vec(), vec![0; 28]].concat();
-    let commit = |expected: u64, generation: u64| Commit {
-        session_id: "sid-1".into(),
-        expected_generation: expected,
-        update: Some(SessionUpdate {
-            sealed: blob(generation),
-            generation,
-            last_used_ms: 1,
-        }),
-        effect: Effect::None,
-        seal: Box::new(|_| {
-            Ok(CachedAnswer {
-                digest: [0; 32],
-                status: 200,
-                code: "2000".into(),
-                envelope: vec![1],
-            })
-        }),
-        cache_answer: true,
-    };
-    assert!(store.commit(commit(0, 1)).await.is_ok());
-    // A writer that still believes generation 0 (a stale copy) is refused, whatever it writes;
-    // so is a state that is not newer than the one held.
-    let mut refused = 0;
-    for (expected, generation) in [(0, 1), (0, 5), (1, 1)] {
-        if matches!(
-            store.commit(commit(expected, generation)).await,
-            Err(CommitError::Conflict)
-        ) {
-            refused += 1;
-        }
-    }
-    assert!(store.commit(commit(1, 2)).await.is_ok());
-    assert_eq!(
-        store.load_session("sid-1", 0).await?.map(|r| r.generation),
-        Some(2)
-    );
+    let store = scv2_gateway::store::SqliteStore::open(&dir.path("s.sqlite"))?;
+    let refused = common::stale_generation_refused(&store).await?;
     println!("figure 2: commits from a stale or not newer generation: {refused} of 3 refused");
     assert_eq!(refused, 3);
     Ok(())
@@ -651,9 +653,8 @@ async fn attempts(
     Ok(allowed)
 }
 
-#[tokio::test]
-async fn f3_rotating_hashes_and_sessions_share_the_address_budget() -> R {
-    let env = env_with(|c| c.limits.session_create = many()).await?;
+async fn f3_rotating_hashes_and_sessions_share_the_address_budget(b: Backend) -> R {
+    let env = env_on(&b, |c| c.limits.session_create = many()).await?;
     let t = Instant::now();
     let one_session = attempts(&env, 200, 200, |i| env.client(&format!("rot-a-{i}"), None)).await?;
     env.clock.advance(300_000);
@@ -668,10 +669,9 @@ async fn f3_rotating_hashes_and_sessions_share_the_address_budget() -> R {
     Ok(())
 }
 
-#[tokio::test]
-async fn f3_client_address_headers_only_from_trusted_proxies() -> R {
+async fn f3_client_address_headers_only_from_trusted_proxies(b: Backend) -> R {
     // 127.0.0.2 plays the CDN; 127.0.0.1 is a client talking to the gateway directly.
-    let env = env_with(|c| {
+    let env = env_on(&b, |c| {
         c.limits.session_create = many();
         c.trusted_proxies = vec!["127.0.0.2/32".parse().expect("cidr")];
     })
@@ -730,9 +730,8 @@ async fn f3_client_address_headers_only_from_trusted_proxies() -> R {
     Ok(())
 }
 
-#[tokio::test]
-async fn f3_ipv6_clients_are_limited_per_64() -> R {
-    let env = env_with(|c| {
+async fn f3_ipv6_clients_are_limited_per_64(b: Backend) -> R {
+    let env = env_on(&b, |c| {
         c.test_env = true;
         c.limits.session_create = many();
     })
@@ -756,9 +755,8 @@ async fn f3_ipv6_clients_are_limited_per_64() -> R {
     Ok(())
 }
 
-#[tokio::test]
-async fn f3_failed_attempts_per_init_token_are_limited() -> R {
-    let env = env_with(|c| {
+async fn f3_failed_attempts_per_init_token_are_limited(b: Backend) -> R {
+    let env = env_on(&b, |c| {
         c.test_env = true;
         c.limits.session_create = many();
     })
@@ -986,9 +984,8 @@ async fn f5_a_flood_of_sessions_evicts_idle_ones_and_never_refuses() -> R {
     Ok(())
 }
 
-#[tokio::test]
-async fn f5_one_address_holds_at_most_32_sessions() -> R {
-    let env = env_with(|c| c.limits.session_create = many()).await?;
+async fn f5_one_address_holds_at_most_32_sessions(b: Backend) -> R {
+    let env = env_on(&b, |c| c.limits.session_create = many()).await?;
     let c = env.client("one-ip", None)?;
     let mut sessions = Vec::new();
     for _ in 0..40 {
@@ -1012,9 +1009,8 @@ async fn f5_one_address_holds_at_most_32_sessions() -> R {
     Ok(())
 }
 
-#[tokio::test]
-async fn f5_expired_sessions_are_swept_in_the_background() -> R {
-    let env = env_with(|c| {
+async fn f5_expired_sessions_are_swept_in_the_background(b: Backend) -> R {
+    let env = env_on(&b, |c| {
         c.limits.session_create = many();
         c.session_ttl_ms = 60_000;
         c.sweep_interval = Duration::from_millis(100);
@@ -1232,10 +1228,9 @@ fn f6_slow_connections_do_not_block_legitimate_clients() -> R {
 // 99 × 404); argon2 was built without its `zeroize` feature. Figure: answers to 100 concurrent
 // requests naming one token, and the number of Argon2 hashes computed (the gateway's counter).
 
-#[tokio::test]
-async fn f7_racing_copies_cost_exactly_one_hash() -> R {
+async fn f7_racing_copies_cost_exactly_one_hash(b: Backend) -> R {
     let env = Arc::new(
-        env_with(|c| {
+        env_on(&b, |c| {
             c.test_env = true;
             c.limits.token_failures = many();
             c.hash_concurrency = 2;
@@ -1301,9 +1296,13 @@ fn f7_argon2_is_built_with_zeroize() -> R {
 // also after a restart, for concurrent copies, when the client hung up before the answer, and
 // after the server was killed with SIGKILL right after sending a 201.
 
-#[tokio::test]
-async fn f8_retransmissions_get_the_first_answers_bytes() -> R {
-    let mut env = env_with(|_| {}).await?;
+async fn f8_retransmissions_get_the_first_answers_bytes(b: Backend) -> R {
+    // (With PostgreSQL the rate-limit counters survive the restart: out of the way here.)
+    let mut env = env_on(&b, |c| {
+        c.limits.init_per_client = many();
+        c.limits.init_per_session = many();
+    })
+    .await?;
     let token = env.registration("lost@example.com").await?;
     let c = env.client("lost-201", None)?;
     let s = env.session(&c).await?;
@@ -1347,10 +1346,9 @@ async fn f8_retransmissions_get_the_first_answers_bytes() -> R {
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn f8_a_client_that_hangs_up_still_gets_its_201_later() -> R {
+async fn f8_a_client_that_hangs_up_still_gets_its_201_later(b: Backend) -> R {
     // (Cheap Argon2 still takes longer than the 50 ms after which the client hangs up.)
-    let env = env_with(|_| {}).await?;
+    let env = env_on(&b, |_| {}).await?;
     let token = env.registration("hangup@example.com").await?;
     let c = env.client("hangup", None)?;
     let s = env.session(&c).await?;

@@ -1,20 +1,52 @@
 //! The storage interface the handlers use, without knowing the engine: server keys, the storage
 //! key, sealed SC sessions with their generation and answer cache, registrations (claimed before
-//! hashing), users.
+//! hashing), users, and (shared stores) the rate-limit counters.
 //!
-//! [`Store`] is async; the SQLite implementation ([`sqlite::SqliteStore`]) runs each call on the
-//! blocking pool. The one operation that matters for replay safety is [`Store::commit`]: an
-//! accepted request's window update (compare-and-set on the session's generation), its business
-//! effect and its sealed answer commit in one transaction, before the answer is sent.
+//! Two implementations with the same observable behaviour: [`sqlite::SqliteStore`] (one file,
+//! one process; each call runs on the blocking pool) and [`postgres::PgStore`] (one database
+//! shared by any number of gateways).
+//!
+//! Replay safety rests on one operation, the **request transaction** ([`Store::begin`] →
+//! [`SessionTx`]): it starts before a request is opened and holds the session for that request
+//! (PostgreSQL: `SELECT … FOR UPDATE` on the session row; SQLite: the process is the only
+//! writer), returns the generation the store holds (and the sealed state when the caller's copy
+//! is older), then carries the business's claims and, in [`SessionTx::commit`], the window update
+//! (compare-and-set on the generation), the business effect and the sealed answer in one
+//! transaction, before the answer is sent. A second copy of the request, on any gateway, waits for
+//! that commit, sees the new generation, and is answered from the answer cache.
 
 use std::fmt;
 
 use async_trait::async_trait;
 use zeroize::Zeroizing;
 
+use crate::ratelimit::{RateKey, RateStore};
+
+mod keyseal;
+pub mod postgres;
 pub mod sqlite;
 
+pub use postgres::{PgOptions, PgStore};
 pub use sqlite::SqliteStore;
+
+/// The database cannot be reached or did not answer in time (a pool, connection or statement
+/// timeout, the server shutting down): answered 503 `SYSTEM.SERVICE_UNAVAILABLE`, and the
+/// gateway recovers by itself when the database is back.
+#[derive(Debug)]
+pub struct Unavailable(pub String);
+
+impl fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "database unavailable: {}", self.0)
+    }
+}
+
+impl std::error::Error for Unavailable {}
+
+/// Whether `e` (or its cause) is [`Unavailable`].
+pub fn is_unavailable(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.is::<Unavailable>())
+}
 
 /// User status of an account whose password is set (the API's `10010202`).
 pub const USER_STATUS_ACTIVE: i64 = 10010202;
@@ -100,8 +132,9 @@ pub struct User {
 /// The outcome of claiming a registration before hashing its password.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
-    /// Claimed by this request until the lease ends; complete it in [`Store::commit`] or release
-    /// it with [`Store::release_claim`].
+    /// Claimed by this request's transaction; completed by [`SessionTx::commit`] with
+    /// [`Effect::CompleteRegistration`], released by [`SessionTx::release_claim`] or when the
+    /// transaction ends without it.
     Claimed(Registration),
     /// The token exists but cannot be used now: already used, expired, or claimed by a
     /// concurrent request.
@@ -166,12 +199,10 @@ impl fmt::Debug for CachedAnswer {
 pub enum Effect {
     /// Nothing besides the window and the answer.
     None,
-    /// Consume the registration this request claimed and create its user.
+    /// Consume the registration this request's transaction claimed and create its user.
     CompleteRegistration {
         /// The token.
         token: TokenHash,
-        /// The claim id given to [`Store::claim_registration`].
-        claim: u64,
         /// The Argon2id PHC string.
         password_hash: String,
         /// Now (ms).
@@ -213,10 +244,9 @@ pub type SealAnswer =
 pub struct Commit {
     /// The session.
     pub session_id: String,
-    /// The generation this process believes the store holds; anything else is a conflict.
+    /// The generation the request transaction found; anything else is a conflict.
     pub expected_generation: u64,
-    /// The new state, or `None` when the store already holds a state that includes this
-    /// request (a concurrent commit of the same session exported it).
+    /// The new state (`None`: the session ends, or nothing changed).
     pub update: Option<SessionUpdate>,
     /// The business effect.
     pub effect: Effect,
@@ -282,21 +312,122 @@ pub struct Resealed {
 /// Re-seal one session blob (`None`: it does not open; drop it).
 pub type Reseal = Box<dyn Fn(&SessionRecord) -> Option<Vec<u8>> + Send + 'static>;
 
+/// A session held by a request transaction.
+pub struct Locked {
+    /// The generation the store holds.
+    pub generation: u64,
+    /// The sealed state, when the caller's copy is not of `generation` (import it).
+    pub sealed: Option<Vec<u8>>,
+    /// The transaction.
+    pub tx: Box<dyn SessionTx>,
+}
+
+impl fmt::Debug for Locked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Locked")
+            .field("generation", &self.generation)
+            .field("sealed", &self.sealed.as_ref().map(Vec::len))
+            .finish_non_exhaustive()
+    }
+}
+
+/// The transaction of one request on one session, from before it is opened to its commit.
+/// Dropping it without [`SessionTx::commit`] or [`SessionTx::finish`] rolls it back.
+#[async_trait]
+pub trait SessionTx: Send + 'static {
+    /// The answers the session keeps for retransmissions.
+    async fn cached_answers(&mut self) -> StoreResult<Vec<CachedAnswer>>;
+    /// Claim the pending registration `token` for this request (of concurrent claims exactly
+    /// one succeeds, on any gateway; the others get [`Claim::Unavailable`] without waiting).
+    /// `lease_ms`: how long a claim outlives a crashed holder where the store needs a lease.
+    async fn claim_registration(
+        &mut self,
+        token: TokenHash,
+        now_ms: u64,
+        lease_ms: u64,
+    ) -> StoreResult<Claim>;
+    /// Release this request's claim (the hash failed).
+    async fn release_claim(&mut self) -> StoreResult<()>;
+    /// Run rate-limit keys inside this transaction (`count`: hit, else check). `Ok(None)`: this
+    /// store does not count inside request transactions (use the gateway's [`RateStore`]).
+    async fn rate(
+        &mut self,
+        _keys: &[RateKey],
+        _now_ms: u64,
+        _count: bool,
+    ) -> StoreResult<Option<Result<(), u64>>> {
+        Ok(None)
+    }
+    /// Commit an accepted request (see [`Commit`]). On error nothing of it was applied and a
+    /// claim it carried is released.
+    async fn commit(self: Box<Self>, commit: Commit) -> Result<Committed, CommitError>;
+    /// End the transaction without an accepted request (the envelope was refused): keeps what
+    /// it counted, changes nothing else.
+    async fn finish(self: Box<Self>) -> StoreResult<()>;
+}
+
+/// What a sweep of the store removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreSwept {
+    /// Expired sessions (with their answers).
+    pub sessions: usize,
+    /// Used or long-expired registrations.
+    pub registrations: usize,
+    /// Rate-limit entries whose window passed (shared stores).
+    pub rate_entries: usize,
+    /// Another gateway holds the sweep lock: nothing was done here.
+    pub skipped: bool,
+}
+
+/// Database work counted by a store (the figures of BENCHMARKS.md).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Round trips to the database server (pipelined statements count once).
+    pub round_trips: u64,
+    /// Transactions committed (explicit ones and single statements).
+    pub transactions: u64,
+}
+
+/// How long a used registration (or an expired one) is kept before the sweep deletes it: the
+/// token-failure window, so that naming it again still counts as a failed attempt meanwhile.
+pub const REGISTRATION_RETENTION_MS: u64 = 3_600_000;
+
 /// The storage engine behind the gateway.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// What and where (`sqlite:/path`), for logs and errors.
+    /// What and where (`sqlite:/path`, `postgres://user@host:port/db`), for logs and errors.
     fn describe(&self) -> String;
 
     /// Whether this process is the only writer (SQLite with its lock file): the in-memory
-    /// sessions are then authoritative between commits. A shared store (several gateways)
-    /// answers `false`, and every request must re-validate its session's generation.
+    /// sessions are then authoritative, and a session missing from memory does not exist. A
+    /// shared store (several gateways) answers `false`: sessions are loaded on a miss, memory
+    /// evictions do not delete them, and every request re-validates its session's generation in
+    /// [`Store::begin`].
     fn exclusive(&self) -> bool;
+
+    /// The rate-limit counters of a shared store (every gateway on it counts in the same
+    /// place); `None`: the gateway counts in its own memory.
+    fn shared_rates(&self) -> Option<std::sync::Arc<dyn RateStore>> {
+        None
+    }
+
+    /// Whether the store can serve requests now (`/readyz`): reachable, schema up to date.
+    async fn ready(&self) -> StoreResult<()>;
+
+    /// Database work done so far.
+    fn stats(&self) -> StoreStats {
+        StoreStats::default()
+    }
 
     /// Every stored server key.
     async fn server_keys(&self) -> StoreResult<Vec<StoredKey>>;
     /// Store a server key.
     async fn insert_server_key(&self, key: StoredKey) -> StoreResult<()>;
+    /// Store `key` unless the store holds an unexpired server key at `now_ms` (several gateways
+    /// starting at once on an empty store create one key between them). `true`: stored.
+    async fn insert_first_server_key(&self, key: StoredKey, now_ms: u64) -> StoreResult<bool>;
+    /// Set a server key's expiry (retire it). `false`: no such key.
+    async fn expire_server_key(&self, key_id: &str, expires_at_ms: u64) -> StoreResult<bool>;
 
     /// The storage key kept in the store, if any.
     async fn stored_storage_key(&self) -> StoreResult<Option<Zeroizing<[u8; 32]>>>;
@@ -314,16 +445,36 @@ pub trait Store: Send + Sync + 'static {
         session_id: &str,
         now_ms: u64,
     ) -> StoreResult<Option<SessionRecord>>;
-    /// Store a new session (generation 0) and delete `evicted` ones, in one transaction.
-    async fn create_session(&self, record: SessionRecord, evicted: Vec<String>) -> StoreResult<()>;
+    /// Store a new session (generation 0). `evicted`: sessions the caller dropped for its
+    /// caps, deleted in the same transaction by an exclusive store; a shared store keeps them
+    /// (the caller's memory is a cache) and applies the per-address cap of `max_per_group`
+    /// sessions itself, oldest first.
+    async fn create_session(
+        &self,
+        record: SessionRecord,
+        evicted: Vec<String>,
+        max_per_group: usize,
+    ) -> StoreResult<()>;
     /// Delete sessions (and their answers).
     async fn delete_sessions(&self, session_ids: Vec<String>) -> StoreResult<()>;
-    /// Delete up to `batch` expired sessions; returns how many.
-    async fn purge_expired_sessions(&self, now_ms: u64, batch: usize) -> StoreResult<usize>;
-    /// Commit an accepted request (see [`Commit`]).
-    async fn commit(&self, commit: Commit) -> Result<Committed, CommitError>;
-    /// The answers a session keeps for retransmissions.
+    /// Begin the request transaction on `session_id` (see the module doc), waiting for a
+    /// concurrent request on the same session to commit. `known_generation`: the generation of
+    /// the caller's copy (`None`: it has none, or it is not trusted). `Ok(None)`: the session is
+    /// not in the store (closed, evicted, expired at `now_ms`).
+    async fn begin(
+        &self,
+        session_id: &str,
+        known_generation: Option<u64>,
+        now_ms: u64,
+    ) -> StoreResult<Option<Locked>>;
+    /// The answers a session keeps for retransmissions (outside a request transaction).
     async fn cached_answers(&self, session_id: &str) -> StoreResult<Vec<CachedAnswer>>;
+    /// Delete, in batches of at most `batch` rows, expired sessions, registrations used or
+    /// expired [`REGISTRATION_RETENTION_MS`] ago and (shared stores) rate-limit entries whose
+    /// window passed; at most `max_batches` batches per kind. A shared store does it only on the
+    /// gateway that holds its sweep lock.
+    async fn sweep(&self, now_ms: u64, batch: usize, max_batches: usize)
+        -> StoreResult<StoreSwept>;
 
     /// Create a pending registration for `token` (only its hash is stored).
     async fn add_registration(
@@ -334,17 +485,6 @@ pub trait Store: Send + Sync + 'static {
         now_ms: u64,
         ttl_ms: u64,
     ) -> StoreResult<Registration>;
-    /// Claim the pending registration `token` for `lease_ms` under the id `claim` (atomically:
-    /// of concurrent claims exactly one succeeds).
-    async fn claim_registration(
-        &self,
-        token: TokenHash,
-        claim: u64,
-        now_ms: u64,
-        lease_ms: u64,
-    ) -> StoreResult<Claim>;
-    /// Release a claim (the hash failed or the commit did not happen).
-    async fn release_claim(&self, token: TokenHash, claim: u64) -> StoreResult<()>;
     /// Release every claim (start-up of the only writer: claims of a dead process).
     async fn release_all_claims(&self) -> StoreResult<usize>;
 

@@ -15,9 +15,9 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use zeroize::Zeroizing;
 
 use super::{
-    CachedAnswer, Claim, Commit, CommitError, Committed, Effect, EffectOutcome, Registration,
-    Reseal, Resealed, SessionRecord, Store, StoreResult, StoredKey, TokenHash, User, ANSWER_CACHE,
-    USER_STATUS_ACTIVE,
+    CachedAnswer, Claim, Commit, CommitError, Committed, Effect, EffectOutcome, Locked,
+    Registration, Reseal, Resealed, SessionRecord, SessionTx, Store, StoreResult, StoreSwept,
+    StoredKey, TokenHash, User, ANSWER_CACHE, REGISTRATION_RETENTION_MS, USER_STATUS_ACTIVE,
 };
 use crate::files;
 
@@ -335,6 +335,34 @@ impl SqliteStore {
         })
     }
 
+    /// Create many pending registrations in one transaction (load generators).
+    pub fn add_registrations_bulk(
+        &self,
+        regs: &[(TokenHash, String, String)],
+        now_ms: u64,
+        ttl_ms: u64,
+    ) -> anyhow::Result<()> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction()?;
+        {
+            let mut st = tx.prepare(
+                "INSERT INTO registrations (token_hash, email, name, created_at_ms, \
+                 expires_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for (t, email, name) in regs {
+                st.execute(params![
+                    &t.as_bytes()[..],
+                    email,
+                    name,
+                    to_i64(now_ms),
+                    to_i64(now_ms.saturating_add(ttl_ms))
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     fn release_claim_sync(
         conn: &Connection,
         token: &TokenHash,
@@ -348,13 +376,13 @@ impl SqliteStore {
         Ok(())
     }
 
-    fn commit_sync(&self, c: Commit) -> Result<Committed, CommitError> {
+    fn commit_sync(
+        &self,
+        c: Commit,
+        claim: Option<(TokenHash, u64)>,
+    ) -> Result<Committed, CommitError> {
         let mut conn = self.lock().map_err(CommitError::Db)?;
-        let claim = match &c.effect {
-            Effect::CompleteRegistration { token, claim, .. } => Some((*token, *claim)),
-            _ => None,
-        };
-        let result = Self::commit_tx(&mut conn, c);
+        let result = Self::commit_tx(&mut conn, c, claim);
         if result.is_err() {
             if let Some((token, claim)) = claim {
                 if let Err(e) = Self::release_claim_sync(&conn, &token, claim) {
@@ -365,7 +393,11 @@ impl SqliteStore {
         result
     }
 
-    fn commit_tx(conn: &mut Connection, c: Commit) -> Result<Committed, CommitError> {
+    fn commit_tx(
+        conn: &mut Connection,
+        c: Commit,
+        claim: Option<(TokenHash, u64)>,
+    ) -> Result<Committed, CommitError> {
         let db = |e: rusqlite::Error| CommitError::Db(e.into());
         let tx = conn.transaction().map_err(db)?;
         let stored: Option<i64> = tx
@@ -386,17 +418,20 @@ impl SqliteStore {
             Effect::EndSession => EffectOutcome::SessionEnded,
             Effect::CompleteRegistration {
                 token,
-                claim,
                 password_hash,
                 now_ms,
             } => {
+                let claim = match claim {
+                    Some((t, id)) if t == *token => id,
+                    _ => return Err(CommitError::Db(anyhow!("no claim for this registration"))),
+                };
                 let reg = tx
                     .query_row(
                         "UPDATE registrations SET used_at_ms = ?3, claim_id = NULL, \
                          claimed_until_ms = NULL \
                          WHERE token_hash = ?1 AND claim_id = ?2 AND used_at_ms IS NULL \
                          RETURNING email, name",
-                        params![&token.as_bytes()[..], *claim as i64, to_i64(*now_ms)],
+                        params![&token.as_bytes()[..], claim as i64, to_i64(*now_ms)],
                         |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
                     )
                     .optional()
@@ -434,6 +469,15 @@ impl SqliteStore {
                 }
             }
         };
+        if let Some(u) = &c.update {
+            // Generations only grow, and the row's column is the blob's own (checked before the
+            // answer is sealed: an answer is sealed only for a commit that can happen).
+            if u.generation <= c.expected_generation
+                || scv2::export_generation(&u.sealed).ok() != Some(u.generation)
+            {
+                return Err(CommitError::Conflict);
+            }
+        }
         let answer = (c.seal)(&outcome).map_err(CommitError::Seal)?;
         if matches!(c.effect, Effect::EndSession) {
             tx.execute(
@@ -443,12 +487,6 @@ impl SqliteStore {
             .map_err(db)?;
         } else {
             if let Some(u) = &c.update {
-                // Generations only grow, and the row's column is the blob's own.
-                if u.generation <= c.expected_generation
-                    || scv2::export_generation(&u.sealed).ok() != Some(u.generation)
-                {
-                    return Err(CommitError::Conflict);
-                }
                 let n = tx
                     .execute(
                         "UPDATE sc_sessions SET sealed = ?2, generation = ?3, last_used_ms = ?4 \
@@ -516,6 +554,10 @@ impl Store for SqliteStore {
         true
     }
 
+    async fn ready(&self) -> StoreResult<()> {
+        Ok(())
+    }
+
     async fn server_keys(&self) -> StoreResult<Vec<StoredKey>> {
         self.blocking(|s| s.server_keys_sync()).await?
     }
@@ -533,6 +575,46 @@ impl Store for SqliteStore {
                 ],
             )?;
             Ok(())
+        })
+        .await?
+    }
+
+    async fn insert_first_server_key(&self, key: StoredKey, now_ms: u64) -> StoreResult<bool> {
+        self.blocking(move |s| -> anyhow::Result<bool> {
+            let mut conn = s.lock()?;
+            let tx = conn.transaction()?;
+            let live: bool = tx.query_row(
+                "SELECT EXISTS(SELECT 1 FROM server_keys WHERE expires_at_ms IS NULL \
+                 OR expires_at_ms > ?1)",
+                [to_i64(now_ms)],
+                |r| r.get(0),
+            )?;
+            if live {
+                return Ok(false);
+            }
+            tx.execute(
+                "INSERT INTO server_keys (key_id, private_key, created_at_ms, expires_at_ms) \
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    key.key_id,
+                    &key.private[..],
+                    to_i64(key.created_at_ms),
+                    key.expires_at_ms.map(to_i64)
+                ],
+            )?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await?
+    }
+
+    async fn expire_server_key(&self, key_id: &str, expires_at_ms: u64) -> StoreResult<bool> {
+        let key_id = key_id.to_owned();
+        self.blocking(move |s| -> anyhow::Result<bool> {
+            Ok(s.lock()?.execute(
+                "UPDATE server_keys SET expires_at_ms = ?2 WHERE key_id = ?1",
+                params![key_id, to_i64(expires_at_ms)],
+            )? == 1)
         })
         .await?
     }
@@ -628,7 +710,12 @@ impl Store for SqliteStore {
         .await?
     }
 
-    async fn create_session(&self, r: SessionRecord, evicted: Vec<String>) -> StoreResult<()> {
+    async fn create_session(
+        &self,
+        r: SessionRecord,
+        evicted: Vec<String>,
+        _max_per_group: usize,
+    ) -> StoreResult<()> {
         self.blocking(move |s| -> anyhow::Result<()> {
             let mut conn = s.lock()?;
             let tx = conn.transaction()?;
@@ -670,22 +757,76 @@ impl Store for SqliteStore {
         .await?
     }
 
-    async fn purge_expired_sessions(&self, now_ms: u64, batch: usize) -> StoreResult<usize> {
-        self.blocking(move |s| -> anyhow::Result<usize> {
-            Ok(s.lock()?.execute(
-                "DELETE FROM sc_sessions WHERE session_id IN (SELECT session_id FROM \
-                 sc_sessions WHERE expires_at_ms <= ?1 LIMIT ?2)",
-                params![to_i64(now_ms), i64::try_from(batch).unwrap_or(i64::MAX)],
-            )?)
-        })
-        .await?
+    async fn begin(
+        &self,
+        session_id: &str,
+        known_generation: Option<u64>,
+        now_ms: u64,
+    ) -> StoreResult<Option<Locked>> {
+        let tx = Box::new(SqliteTx {
+            store: self.clone(),
+            session_id: session_id.to_owned(),
+            claim: None,
+        });
+        // The only writer: the caller's copy is the current state (it is re-read only when the
+        // caller has none, e.g. after a failed commit).
+        if let Some(generation) = known_generation {
+            return Ok(Some(Locked {
+                generation,
+                sealed: None,
+                tx,
+            }));
+        }
+        Ok(self
+            .load_session(session_id, now_ms)
+            .await?
+            .map(|r| Locked {
+                generation: r.generation,
+                sealed: Some(r.sealed),
+                tx,
+            }))
     }
 
-    async fn commit(&self, commit: Commit) -> Result<Committed, CommitError> {
-        match self.blocking(move |s| s.commit_sync(commit)).await {
-            Ok(r) => r,
-            Err(e) => Err(CommitError::Db(e)),
+    async fn sweep(
+        &self,
+        now_ms: u64,
+        batch: usize,
+        max_batches: usize,
+    ) -> StoreResult<StoreSwept> {
+        let mut out = StoreSwept::default();
+        let limit = i64::try_from(batch).unwrap_or(i64::MAX);
+        for _ in 0..max_batches {
+            let n = self
+                .blocking(move |s| -> anyhow::Result<usize> {
+                    Ok(s.lock()?.execute(
+                        "DELETE FROM sc_sessions WHERE session_id IN (SELECT session_id FROM \
+                         sc_sessions WHERE expires_at_ms <= ?1 LIMIT ?2)",
+                        params![to_i64(now_ms), limit],
+                    )?)
+                })
+                .await??;
+            out.sessions += n;
+            if n < batch {
+                break;
+            }
         }
+        let old = to_i64(now_ms.saturating_sub(REGISTRATION_RETENTION_MS));
+        for _ in 0..max_batches {
+            let n = self
+                .blocking(move |s| -> anyhow::Result<usize> {
+                    Ok(s.lock()?.execute(
+                        "DELETE FROM registrations WHERE token_hash IN (SELECT token_hash FROM \
+                         registrations WHERE used_at_ms <= ?1 OR expires_at_ms <= ?1 LIMIT ?2)",
+                        params![old, limit],
+                    )?)
+                })
+                .await??;
+            out.registrations += n;
+            if n < batch {
+                break;
+            }
+        }
+        Ok(out)
     }
 
     async fn cached_answers(&self, session_id: &str) -> StoreResult<Vec<CachedAnswer>> {
@@ -735,7 +876,46 @@ impl Store for SqliteStore {
             .await?
     }
 
-    async fn claim_registration(
+    async fn release_all_claims(&self) -> StoreResult<usize> {
+        self.blocking(|s| -> anyhow::Result<usize> {
+            Ok(s.lock()?.execute(
+                "UPDATE registrations SET claim_id = NULL, claimed_until_ms = NULL \
+                 WHERE claim_id IS NOT NULL",
+                [],
+            )?)
+        })
+        .await?
+    }
+
+    async fn password_hash(&self, email: &str) -> StoreResult<Option<String>> {
+        let email = email.to_owned();
+        self.blocking(move |s| -> anyhow::Result<Option<String>> {
+            Ok(s.lock()?
+                .query_row(
+                    "SELECT password_hash FROM users WHERE email = ?1",
+                    [email],
+                    |r| r.get(0),
+                )
+                .optional()?)
+        })
+        .await?
+    }
+
+    async fn user_count(&self) -> StoreResult<u64> {
+        self.blocking(|s| -> anyhow::Result<u64> {
+            let n: i64 = s
+                .lock()?
+                .query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?;
+            Ok(to_u64(n))
+        })
+        .await?
+    }
+}
+
+impl SqliteStore {
+    /// Claim the pending registration `token` for `lease_ms` under the id `claim` (atomically:
+    /// of concurrent claims exactly one succeeds).
+    pub async fn claim_registration(
         &self,
         token: TokenHash,
         claim: u64,
@@ -783,46 +963,69 @@ impl Store for SqliteStore {
         .await?
     }
 
-    async fn release_claim(&self, token: TokenHash, claim: u64) -> StoreResult<()> {
+    /// Release a claim (the hash failed or the commit did not happen).
+    pub async fn release_claim(&self, token: TokenHash, claim: u64) -> StoreResult<()> {
         self.blocking(move |s| -> anyhow::Result<()> {
             Ok(Self::release_claim_sync(&*s.lock()?, &token, claim)?)
         })
         .await?
     }
+}
 
-    async fn release_all_claims(&self) -> StoreResult<usize> {
-        self.blocking(|s| -> anyhow::Result<usize> {
-            Ok(s.lock()?.execute(
-                "UPDATE registrations SET claim_id = NULL, claimed_until_ms = NULL \
-                 WHERE claim_id IS NOT NULL",
-                [],
-            )?)
-        })
-        .await?
+/// The request transaction of the SQLite store. The process is the only writer and the gateway
+/// runs one request per session at a time, so nothing is held in the database meanwhile: the
+/// claim is a row update with a lease (a crashed process's claims are released at its next
+/// start), and the commit is one SQLite transaction.
+struct SqliteTx {
+    store: SqliteStore,
+    session_id: String,
+    claim: Option<(TokenHash, u64)>,
+}
+
+#[async_trait]
+impl SessionTx for SqliteTx {
+    async fn cached_answers(&mut self) -> StoreResult<Vec<CachedAnswer>> {
+        self.store.cached_answers(&self.session_id).await
     }
 
-    async fn password_hash(&self, email: &str) -> StoreResult<Option<String>> {
-        let email = email.to_owned();
-        self.blocking(move |s| -> anyhow::Result<Option<String>> {
-            Ok(s.lock()?
-                .query_row(
-                    "SELECT password_hash FROM users WHERE email = ?1",
-                    [email],
-                    |r| r.get(0),
-                )
-                .optional()?)
-        })
-        .await?
+    async fn claim_registration(
+        &mut self,
+        token: TokenHash,
+        now_ms: u64,
+        lease_ms: u64,
+    ) -> StoreResult<Claim> {
+        let id = crate::util::random_u64()?;
+        let c = self
+            .store
+            .claim_registration(token, id, now_ms, lease_ms)
+            .await?;
+        if matches!(c, Claim::Claimed(_)) {
+            self.claim = Some((token, id));
+        }
+        Ok(c)
     }
 
-    async fn user_count(&self) -> StoreResult<u64> {
-        self.blocking(|s| -> anyhow::Result<u64> {
-            let n: i64 = s
-                .lock()?
-                .query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?;
-            Ok(to_u64(n))
-        })
-        .await?
+    async fn release_claim(&mut self) -> StoreResult<()> {
+        match self.claim.take() {
+            Some((token, id)) => self.store.release_claim(token, id).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn commit(self: Box<Self>, commit: Commit) -> Result<Committed, CommitError> {
+        let claim = self.claim;
+        match self
+            .store
+            .blocking(move |s| s.commit_sync(commit, claim))
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => Err(CommitError::Db(e)),
+        }
+    }
+
+    async fn finish(mut self: Box<Self>) -> StoreResult<()> {
+        self.release_claim().await
     }
 }
 
