@@ -148,10 +148,6 @@ impl ReplayWindow {
             generation,
         })
     }
-
-    pub(crate) fn words(window: u32) -> usize {
-        Self::words_for(window)
-    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,14 @@
-//! The SCv2 wire format: `nom` parsers and the matching writers, side by side.
+//! Every byte layout of this crate, each parser beside its writer (with a round-trip test):
 //!
-//! Parsing is strict and checks in the order SPEC.md fixes, so that every implementation reports the
-//! same error for the same bytes: magic → version → type → structure. Every length is exact; no
-//! trailing byte is allowed. Nothing in this module touches a key.
+//! - the envelopes (SPEC.md section 3): type 1 with `header1`, type 130 with `header2`, types 2
+//!   and 129 (`nom` parsers, checked in the order SPEC.md section 10 fixes);
+//! - the type-130 plaintext `u8 len(sid) | sid | u64be(expiresAtMs) | app` ([`SessionGrant`]);
+//! - the associated data of types 2 and 129 (SPEC.md section 8.1, [`write_data_aad`]);
+//! - the sealed export blob and its state (SPEC.md section 12), private to this crate.
+//!
+//! Parsing is strict, so that every implementation reports the same error for the same bytes:
+//! magic → version → type → structure. Every length is exact; no trailing byte is allowed. Nothing
+//! in this module touches a key.
 
 #![forbid(unsafe_code)]
 
@@ -12,6 +18,7 @@ use nom::{IResult, Parser};
 
 use crate::error::{Error, Result};
 use crate::primitives::{NONCE_LEN, TAG_LEN, X25519_LEN};
+use crate::schedule::OKM_LEN;
 
 /// The two magic bytes every envelope starts with.
 pub const MAGIC: [u8; 2] = *b"SC";
@@ -34,6 +41,12 @@ pub const MIN_AEAD_LEN: usize = NONCE_LEN + 1 + TAG_LEN;
 pub const DATA_OVERHEAD: usize = DATA_HEADER_LEN + NONCE_LEN + TAG_LEN;
 /// Length of a type-130 header (`"SC" 0x02 0x82 F`).
 pub const KXR_HEADER_LEN: usize = 4 + X25519_LEN;
+/// The longest key id (its length is one byte on the wire).
+pub const MAX_KEY_ID_LEN: usize = 255;
+/// The longest session id.
+pub const MAX_SESSION_ID_LEN: usize = 64;
+/// The longest `ctx` the associated data can carry (it is length-prefixed with a u16).
+pub const MAX_CTX: usize = u16::MAX as usize;
 
 /// A `nom` error that already knows which [`Error`] it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,7 +171,7 @@ fn key_exchange(input: &[u8]) -> PResult<'_, KeyExchange<'_>> {
     let (input, ()) = prefix_of(TYPE_KEY_EXCHANGE)(input)?;
     let (input, key_id_len) = be_u8(input)?;
     let (input, key_id) = take(key_id_len).parse(input)?;
-    if !is_valid_id(key_id, 255) {
+    if !is_valid_id(key_id, MAX_KEY_ID_LEN) {
         return fail(Error::MalformedEnvelope);
     }
     let (input, req_key_len) = be_u16(input)?;
@@ -188,16 +201,42 @@ pub const fn key_exchange_header_len(key_id_len: usize) -> usize {
     4 + 1 + key_id_len + 2 + X25519_LEN + 2
 }
 
-/// Append `header1` to `out`.
+/// Append `header1` to `out` (see [`write_key_exchange_header_into`]; a key id that is not 1–255
+/// printable bytes appends nothing).
 pub fn write_key_exchange_header(out: &mut Vec<u8>, key_id: &[u8], e: &[u8; X25519_LEN]) {
-    out.extend_from_slice(&MAGIC);
-    out.push(VERSION);
-    out.push(TYPE_KEY_EXCHANGE);
-    out.push(key_id.len() as u8);
-    out.extend_from_slice(key_id);
-    out.extend_from_slice(&(X25519_LEN as u16).to_be_bytes());
-    out.extend_from_slice(e);
-    out.extend_from_slice(&0u16.to_be_bytes());
+    let start = out.len();
+    out.resize(start + key_exchange_header_len(key_id.len()), 0);
+    if write_key_exchange_header_into(&mut out[start..], key_id, e).is_err() {
+        out.truncate(start);
+    }
+}
+
+/// Write `header1` = `"SC" 0x02 0x01 | u8 len(keyId) | keyId | u16 32 | E | u16 0` at the start of
+/// `out`; returns its length ([`key_exchange_header_len`]).
+///
+/// Errors: [`Error::InvalidArgument`] (key id not 1–255 printable ASCII bytes),
+/// [`Error::BufferTooSmall`].
+pub fn write_key_exchange_header_into(
+    out: &mut [u8],
+    key_id: &[u8],
+    e: &[u8; X25519_LEN],
+) -> Result<usize> {
+    if !is_valid_id(key_id, MAX_KEY_ID_LEN) {
+        return Err(Error::InvalidArgument);
+    }
+    let len = key_exchange_header_len(key_id.len());
+    let out = out.get_mut(..len).ok_or(Error::BufferTooSmall)?;
+    let (prefix, rest) = out.split_at_mut(5);
+    prefix[..4].copy_from_slice(&data_header(TYPE_KEY_EXCHANGE));
+    prefix[4] = key_id.len() as u8;
+    let (id, rest) = rest.split_at_mut(key_id.len());
+    id.copy_from_slice(key_id);
+    let (req_len, rest) = rest.split_at_mut(2);
+    req_len.copy_from_slice(&(X25519_LEN as u16).to_be_bytes());
+    let (req_key, resp_len) = rest.split_at_mut(X25519_LEN);
+    req_key.copy_from_slice(e);
+    resp_len.copy_from_slice(&0u16.to_be_bytes());
+    Ok(len)
 }
 
 /// A parsed type-130 (key-exchange response) envelope.
@@ -209,6 +248,14 @@ pub struct KeyExchangeResponse<'a> {
     pub server_ephemeral: &'a [u8; X25519_LEN],
     /// IV, ciphertext and tag.
     pub aead: AeadPart<'a>,
+}
+
+/// `header2` = `"SC" 0x02 0x82 | F`.
+pub fn key_exchange_response_header(f: &[u8; X25519_LEN]) -> [u8; KXR_HEADER_LEN] {
+    let mut h = [0u8; KXR_HEADER_LEN];
+    h[..4].copy_from_slice(&data_header(TYPE_KEY_EXCHANGE_RESPONSE));
+    h[4..].copy_from_slice(f);
+    h
 }
 
 /// Parse a type-130 envelope: `"SC" 0x02 0x82 | F (32) | AEAD`.
@@ -241,6 +288,280 @@ pub fn parse_data(input: &[u8], ty: u8) -> Result<AeadPart<'_>> {
 fn data(input: &[u8], ty: u8) -> PResult<'_, AeadPart<'_>> {
     let (input, ()) = prefix_of(ty)(input)?;
     aead_part(input)
+}
+
+/// The plaintext a type 130 carries (before padding): `u8 len(sid) | sid | u64be(expiresAtMs) |
+/// app` — what the server grants the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionGrant<'a> {
+    /// The session id: 1–64 printable ASCII bytes.
+    pub session_id: &'a str,
+    /// The session's expiry, ms since the Unix epoch.
+    pub expires_at_ms: u64,
+    /// The server application's payload (the rest of the plaintext).
+    pub app_payload: &'a [u8],
+}
+
+impl<'a> SessionGrant<'a> {
+    /// Bytes of the unpadded plaintext (`None` on overflow).
+    pub fn len(&self) -> Option<usize> {
+        session_grant_len(self.session_id.len(), self.app_payload.len())
+    }
+
+    /// Never empty (the length byte and the expiry are always there); for clippy's sake.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Parse a decrypted, unpadded type-130 plaintext. Errors: [`Error::MalformedEnvelope`] (too
+    /// short, or a session id that is not 1–64 printable ASCII bytes).
+    pub fn parse(plain: &'a [u8]) -> Result<SessionGrant<'a>> {
+        let (&sid_len, rest) = plain.split_first().ok_or(Error::MalformedEnvelope)?;
+        let sid_len = usize::from(sid_len);
+        if rest.len() < sid_len + 8 {
+            return Err(Error::MalformedEnvelope);
+        }
+        let (sid, rest) = rest.split_at(sid_len);
+        if !is_valid_id(sid, MAX_SESSION_ID_LEN) {
+            return Err(Error::MalformedEnvelope);
+        }
+        let session_id = core::str::from_utf8(sid).map_err(|_| Error::MalformedEnvelope)?;
+        let (exp, app_payload) = rest
+            .split_first_chunk::<8>()
+            .ok_or(Error::MalformedEnvelope)?;
+        Ok(SessionGrant {
+            session_id,
+            expires_at_ms: u64::from_be_bytes(*exp),
+            app_payload,
+        })
+    }
+
+    /// Write the plaintext at the start of `out`; returns its length. Errors:
+    /// [`Error::InvalidArgument`] (bad session id), [`Error::BufferTooSmall`].
+    pub fn write(&self, out: &mut [u8]) -> Result<usize> {
+        let sid = self.session_id.as_bytes();
+        if !is_valid_id(sid, MAX_SESSION_ID_LEN) {
+            return Err(Error::InvalidArgument);
+        }
+        let len = self.len().ok_or(Error::BufferTooSmall)?;
+        let out = out.get_mut(..len).ok_or(Error::BufferTooSmall)?;
+        let (first, rest) = out.split_at_mut(1);
+        first[0] = sid.len() as u8;
+        let (id, rest) = rest.split_at_mut(sid.len());
+        id.copy_from_slice(sid);
+        let (exp, app) = rest.split_at_mut(8);
+        exp.copy_from_slice(&self.expires_at_ms.to_be_bytes());
+        app.copy_from_slice(self.app_payload);
+        Ok(len)
+    }
+}
+
+/// Bytes of a type-130 plaintext with a `session_id_len`-byte id and an `app_payload_len`-byte
+/// application payload, before padding (`None` on overflow).
+pub const fn session_grant_len(session_id_len: usize, app_payload_len: usize) -> Option<usize> {
+    (1 + 8 + session_id_len).checked_add(app_payload_len)
+}
+
+/// Bytes of the associated data of a type 2 or 129 (SPEC.md section 8.1).
+pub const fn data_aad_len(session_id_len: usize, ctx_len: usize) -> usize {
+    DATA_HEADER_LEN + 1 + session_id_len + 2 + ctx_len
+}
+
+/// Write the associated data of a type 2 or 129, `"SC" 0x02 type | u8 len(sid) | sid | u16be
+/// len(ctx) | ctx`, into `out`, which must be exactly [`data_aad_len`] bytes.
+///
+/// Errors: [`Error::InvalidArgument`] (`out` of another length, a session id over 64 bytes or a
+/// `ctx` over 65535 bytes).
+pub fn write_data_aad(out: &mut [u8], ty: u8, session_id: &[u8], ctx: &[u8]) -> Result<()> {
+    if session_id.len() > MAX_SESSION_ID_LEN
+        || ctx.len() > MAX_CTX
+        || out.len() != data_aad_len(session_id.len(), ctx.len())
+    {
+        return Err(Error::InvalidArgument);
+    }
+    let (header, rest) = out.split_at_mut(DATA_HEADER_LEN + 1);
+    header[..DATA_HEADER_LEN].copy_from_slice(&data_header(ty));
+    header[DATA_HEADER_LEN] = session_id.len() as u8;
+    let (sid, rest) = rest.split_at_mut(session_id.len());
+    sid.copy_from_slice(session_id);
+    let (ctx_len, ctx_out) = rest.split_at_mut(2);
+    ctx_len.copy_from_slice(&(ctx.len() as u16).to_be_bytes());
+    ctx_out.copy_from_slice(ctx);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The sealed export blob (SPEC.md section 12): private to this crate, laid out here for review.
+
+/// The version byte of the current export format (with a generation).
+pub(crate) const EXPORT_V2: u8 = 0x02;
+/// The version byte of the first format (no generation), still imported.
+pub(crate) const EXPORT_V1: u8 = 0x01;
+/// The longest export AAD: version, generation, `u8 len(sid)`, sid.
+const EXPORT_AAD_MAX: usize = 1 + 8 + 1 + MAX_SESSION_ID_LEN;
+
+/// `version || [u64be(generation)] || nonce || ciphertext || tag`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ExportBlob<'a> {
+    pub(crate) version: u8,
+    /// 0 for version 0x01, which has no generation field.
+    pub(crate) generation: u64,
+    pub(crate) nonce: &'a [u8; NONCE_LEN],
+    pub(crate) ciphertext: &'a [u8],
+    pub(crate) tag: &'a [u8; TAG_LEN],
+}
+
+impl<'a> ExportBlob<'a> {
+    /// `(version, generation)` and what follows them. Errors: [`Error::MalformedEnvelope`] (too
+    /// short), [`Error::UnsupportedVersion`].
+    pub(crate) fn parse_header(blob: &'a [u8]) -> Result<(u8, u64, &'a [u8])> {
+        let (&version, rest) = blob.split_first().ok_or(Error::MalformedEnvelope)?;
+        match version {
+            EXPORT_V1 => Ok((version, 0, rest)),
+            EXPORT_V2 => {
+                let (g, rest) = rest
+                    .split_first_chunk::<8>()
+                    .ok_or(Error::MalformedEnvelope)?;
+                Ok((version, u64::from_be_bytes(*g), rest))
+            }
+            _ => Err(Error::UnsupportedVersion),
+        }
+    }
+
+    /// Parse a whole blob. Errors: as [`ExportBlob::parse_header`], [`Error::MalformedEnvelope`]
+    /// (no room for the nonce and the tag).
+    pub(crate) fn parse(blob: &'a [u8]) -> Result<ExportBlob<'a>> {
+        let (version, generation, rest) = Self::parse_header(blob)?;
+        let (nonce, rest) = rest
+            .split_first_chunk::<NONCE_LEN>()
+            .ok_or(Error::MalformedEnvelope)?;
+        let (ciphertext, tag) = rest
+            .split_last_chunk::<TAG_LEN>()
+            .ok_or(Error::MalformedEnvelope)?;
+        Ok(ExportBlob {
+            version,
+            generation,
+            nonce,
+            ciphertext,
+            tag,
+        })
+    }
+
+    /// Bytes before the ciphertext.
+    pub(crate) fn header_len(version: u8) -> usize {
+        1 + if version == EXPORT_V1 { 0 } else { 8 } + NONCE_LEN
+    }
+
+    /// The blob's bytes.
+    pub(crate) fn to_vec(self) -> Vec<u8> {
+        let mut out =
+            Vec::with_capacity(Self::header_len(self.version) + self.ciphertext.len() + TAG_LEN);
+        out.push(self.version);
+        if self.version != EXPORT_V1 {
+            out.extend_from_slice(&self.generation.to_be_bytes());
+        }
+        out.extend_from_slice(self.nonce);
+        out.extend_from_slice(self.ciphertext);
+        out.extend_from_slice(self.tag);
+        out
+    }
+
+    /// Run `f` with the blob's associated data: `version || [u64be(generation)] || u8 len(sid)
+    /// || sid` (no generation for version 0x01). A session id over 64 bytes is
+    /// [`Error::InvalidArgument`].
+    pub(crate) fn with_aad<T>(
+        version: u8,
+        generation: u64,
+        session_id: &[u8],
+        f: impl FnOnce(&[u8]) -> Result<T>,
+    ) -> Result<T> {
+        if session_id.len() > MAX_SESSION_ID_LEN {
+            return Err(Error::InvalidArgument);
+        }
+        let mut aad = [0u8; EXPORT_AAD_MAX];
+        let mut n = 0;
+        aad[n] = version;
+        n += 1;
+        if version != EXPORT_V1 {
+            aad[n..n + 8].copy_from_slice(&generation.to_be_bytes());
+            n += 8;
+        }
+        aad[n] = session_id.len() as u8;
+        n += 1;
+        aad[n..n + session_id.len()].copy_from_slice(session_id);
+        f(&aad[..n + session_id.len()])
+    }
+}
+
+/// The exported state (the blob's plaintext): `u64be(expiresAtMs) || okm (88) || u32be(W) ||
+/// u64be(top) || (W/64 + 1) × u64be(bitmap word)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ExportState<'a> {
+    pub(crate) expires_at_ms: u64,
+    pub(crate) okm: &'a [u8; OKM_LEN],
+    pub(crate) window: u32,
+    pub(crate) top: u64,
+    /// The bitmap words, big-endian, 8 bytes each.
+    pub(crate) bits: &'a [u8],
+}
+
+/// Bytes of the state before the bitmap.
+const EXPORT_STATE_FIXED: usize = 8 + OKM_LEN + 4 + 8;
+
+impl<'a> ExportState<'a> {
+    /// Parse a decrypted state. The bitmap's word count is checked by the replay window. Errors:
+    /// [`Error::MalformedEnvelope`] (too short, or a bitmap that is not whole words).
+    pub(crate) fn parse(state: &'a [u8]) -> Result<ExportState<'a>> {
+        let (exp, rest) = state
+            .split_first_chunk::<8>()
+            .ok_or(Error::MalformedEnvelope)?;
+        let (okm, rest) = rest
+            .split_first_chunk::<OKM_LEN>()
+            .ok_or(Error::MalformedEnvelope)?;
+        let (window, rest) = rest
+            .split_first_chunk::<4>()
+            .ok_or(Error::MalformedEnvelope)?;
+        let (top, bits) = rest
+            .split_first_chunk::<8>()
+            .ok_or(Error::MalformedEnvelope)?;
+        if bits.len() % 8 != 0 {
+            return Err(Error::MalformedEnvelope);
+        }
+        Ok(ExportState {
+            expires_at_ms: u64::from_be_bytes(*exp),
+            okm,
+            window: u32::from_be_bytes(*window),
+            top: u64::from_be_bytes(*top),
+            bits,
+        })
+    }
+
+    /// The bitmap words.
+    pub(crate) fn words(&self) -> impl Iterator<Item = u64> + 'a {
+        self.bits
+            .chunks_exact(8)
+            .map(|w| u64::from_be_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]))
+    }
+
+    /// Append the state to `out` with the given bitmap words (into zeroizing memory: the caller
+    /// owns `out`).
+    pub(crate) fn write(
+        out: &mut Vec<u8>,
+        expires_at_ms: u64,
+        okm: &[u8; OKM_LEN],
+        window: u32,
+        top: u64,
+        words: &[u64],
+    ) {
+        out.reserve(EXPORT_STATE_FIXED + 8 * words.len());
+        out.extend_from_slice(&expires_at_ms.to_be_bytes());
+        out.extend_from_slice(okm);
+        out.extend_from_slice(&window.to_be_bytes());
+        out.extend_from_slice(&top.to_be_bytes());
+        for w in words {
+            out.extend_from_slice(&w.to_be_bytes());
+        }
+    }
 }
 
 /// Any SCv2 envelope, for inspection and fuzzing.
@@ -402,5 +723,142 @@ mod tests {
             parse_key_exchange_response(&v),
             Err(Error::MalformedEnvelope)
         );
+    }
+    #[test]
+    fn header1_round_trip() {
+        let e = [7u8; 32];
+        let mut env = Vec::new();
+        write_key_exchange_header(&mut env, b"k-2026", &e);
+        assert_eq!(env.len(), key_exchange_header_len(6));
+        let header = env.clone();
+        env.extend(std::iter::repeat_n(0xAB, MIN_AEAD_LEN));
+        let k = parse_key_exchange(&env).unwrap();
+        assert_eq!(
+            (k.header, k.key_id, k.client_ephemeral),
+            (&header[..], &b"k-2026"[..], &e)
+        );
+        let mut short = [0u8; 10];
+        assert_eq!(
+            write_key_exchange_header_into(&mut short, b"k-2026", &e),
+            Err(Error::BufferTooSmall)
+        );
+        let mut buf = [0u8; 64];
+        assert_eq!(
+            write_key_exchange_header_into(&mut buf, b"", &e),
+            Err(Error::InvalidArgument)
+        );
+        let mut v = Vec::new();
+        write_key_exchange_header(&mut v, &[b'k'; 256], &e);
+        assert!(v.is_empty(), "an id too long to encode appends nothing");
+    }
+
+    #[test]
+    fn header2_round_trip() {
+        let f = [0x33u8; 32];
+        let mut env = key_exchange_response_header(&f).to_vec();
+        assert_eq!(&env[..4], b"SC\x02\x82");
+        env.extend(std::iter::repeat_n(1u8, MIN_AEAD_LEN));
+        let k = parse_key_exchange_response(&env).unwrap();
+        assert_eq!(k.header, &key_exchange_response_header(&f)[..]);
+        assert_eq!(k.server_ephemeral, &f);
+    }
+
+    #[test]
+    fn session_grant_round_trip() {
+        let g = SessionGrant {
+            session_id: "sid-1",
+            expires_at_ms: 0x0102_0304_0506_0708,
+            app_payload: b"{\"a\":1}",
+        };
+        let mut buf = [0u8; 64];
+        let n = g.write(&mut buf).unwrap();
+        assert_eq!(Some(n), g.len());
+        assert_eq!(&buf[..7], b"\x05sid-1\x01");
+        assert_eq!(SessionGrant::parse(&buf[..n]), Ok(g));
+        // Too short for the expiry, a bad id, an empty id.
+        assert_eq!(
+            SessionGrant::parse(&buf[..13]),
+            Err(Error::MalformedEnvelope)
+        );
+        assert_eq!(
+            SessionGrant::parse(b"\x01 \0\0\0\0\0\0\0\0"),
+            Err(Error::MalformedEnvelope)
+        );
+        assert_eq!(
+            SessionGrant::parse(&[0u8; 9]),
+            Err(Error::MalformedEnvelope)
+        );
+        assert_eq!(SessionGrant::parse(&[]), Err(Error::MalformedEnvelope));
+        assert_eq!(g.write(&mut buf[..n - 1]), Err(Error::BufferTooSmall));
+        let bad = SessionGrant {
+            session_id: "a b",
+            ..g
+        };
+        assert_eq!(bad.write(&mut buf), Err(Error::InvalidArgument));
+    }
+
+    #[test]
+    fn data_aad_layout() {
+        let mut aad = [0u8; 13];
+        assert_eq!(data_aad_len(2, 4), 13);
+        write_data_aad(&mut aad, TYPE_RESPONSE, b"s1", b"GET ").unwrap();
+        assert_eq!(&aad, b"SC\x02\x81\x02s1\x00\x04GET ");
+        assert_eq!(
+            write_data_aad(&mut aad[..12], TYPE_RESPONSE, b"s1", b"GET "),
+            Err(Error::InvalidArgument)
+        );
+    }
+
+    #[test]
+    fn export_blob_and_state_round_trip() {
+        let okm = [9u8; OKM_LEN];
+        let mut state = Vec::new();
+        ExportState::write(&mut state, 77, &okm, 64, 5, &[1, u64::MAX]);
+        let st = ExportState::parse(&state).unwrap();
+        assert_eq!(
+            (st.expires_at_ms, st.okm, st.window, st.top),
+            (77, &okm, 64, 5)
+        );
+        assert_eq!(st.words().collect::<Vec<_>>(), vec![1, u64::MAX]);
+        assert_eq!(
+            ExportState::parse(&state[..state.len() - 1]),
+            Err(Error::MalformedEnvelope)
+        );
+        assert_eq!(
+            ExportState::parse(&state[..20]),
+            Err(Error::MalformedEnvelope)
+        );
+
+        for version in [EXPORT_V1, EXPORT_V2] {
+            let blob = ExportBlob {
+                version,
+                generation: if version == EXPORT_V1 { 0 } else { 42 },
+                nonce: &[3u8; NONCE_LEN],
+                ciphertext: &state,
+                tag: &[4u8; TAG_LEN],
+            };
+            let bytes = blob.to_vec();
+            assert_eq!(
+                bytes.len(),
+                ExportBlob::header_len(version) + state.len() + TAG_LEN
+            );
+            assert_eq!(ExportBlob::parse(&bytes), Ok(blob));
+            let (v, g, _) = ExportBlob::parse_header(&bytes).unwrap();
+            assert_eq!((v, g), (version, blob.generation));
+            let aad = ExportBlob::with_aad(version, blob.generation, b"sid", |a| Ok(a.to_vec()));
+            let mut want = vec![version];
+            if version == EXPORT_V2 {
+                want.extend_from_slice(&42u64.to_be_bytes());
+            }
+            want.extend_from_slice(b"\x03sid");
+            assert_eq!(aad, Ok(want));
+        }
+        assert_eq!(ExportBlob::parse(&[]), Err(Error::MalformedEnvelope));
+        assert_eq!(
+            ExportBlob::parse(&[3, 0, 0]),
+            Err(Error::UnsupportedVersion)
+        );
+        assert_eq!(ExportBlob::parse(&[2, 0, 0]), Err(Error::MalformedEnvelope));
+        assert_eq!(ExportBlob::parse(&[1; 28]), Err(Error::MalformedEnvelope));
     }
 }

@@ -129,8 +129,8 @@ const _: () = {
     assert!(SCV2_BODY_OFFSET == crate::session::BODY_OFFSET_IN_PLACE);
     assert!(SCV2_KEY_LEN == crate::primitives::X25519_LEN);
     assert!(SCV2_IV1_LEN == NONCE_LEN);
-    assert!(SCV2_MAX_KEY_ID_LEN == crate::keys::MAX_KEY_ID_LEN);
-    assert!(SCV2_MAX_SESSION_ID_LEN == crate::session::MAX_SESSION_ID_LEN);
+    assert!(SCV2_MAX_KEY_ID_LEN == crate::wire::MAX_KEY_ID_LEN);
+    assert!(SCV2_MAX_SESSION_ID_LEN == crate::wire::MAX_SESSION_ID_LEN);
 };
 
 /// The one boundary every `extern "C"` function of this module goes through.
