@@ -300,7 +300,7 @@ impl ServerSession {
     /// The generation of this session's state: how many requests it has accepted since the
     /// handshake (restored by [`ServerSession::import`]). It only grows, so a store holding
     /// exports of one session can refuse to write back an older state than the one it holds
-    /// (compare-and-set on [`export_generation`]).
+    /// (compare-and-set on [`export_generation`](crate::export_generation)).
     pub fn generation(&self) -> u64 {
         self.lock_window().generation()
     }
