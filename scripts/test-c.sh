@@ -27,8 +27,8 @@ need gcc gcc
 need valgrind valgrind
 need python3 python3
 
-echo "== cargo build --features test-vectors (staticlib)"
-CARGO_TARGET_DIR="$TARGET_DIR" cargo build --quiet --features test-vectors || { echo "0 passed, 1 failed"; exit 1; }
+echo "== cargo build -p libscv2 --features test-vectors (libscv2.a)"
+CARGO_TARGET_DIR="$TARGET_DIR" cargo build --quiet -p libscv2 --features test-vectors || { echo "0 passed, 1 failed"; exit 1; }
 LIB="$TARGET_DIR/debug/libscv2.a"
 [ -f "$LIB" ] || { echo "missing $LIB"; echo "0 passed, 1 failed"; exit 1; }
 

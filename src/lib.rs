@@ -63,8 +63,8 @@
 //!   most one response ([`ResponseSlot`] is single-use), so no nonce is ever used twice.
 //! - The seal/open paths allocate nothing (with `ctx` up to [`ZERO_ALLOC_MAX_CTX`] bytes).
 
-// Only `src/ffi/` may use `unsafe` (it allows it for itself); every other module forbids it.
-#![deny(unsafe_code)]
+// The core has no `unsafe` code at all: raw pointers live in the boundary crate (`ffi/`).
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 #[cfg(all(feature = "test-vectors", not(debug_assertions)))]
@@ -75,7 +75,6 @@ compile_error!(
 
 mod config;
 mod error;
-pub mod ffi;
 mod handshake;
 pub mod http;
 mod keys;
@@ -108,6 +107,9 @@ pub use session::{
     ZERO_ALLOC_MAX_CTX,
 };
 pub use wire::{MAX_CTX, MAX_KEY_ID_LEN, MAX_SESSION_ID_LEN};
+
+/// The library version (this crate's version, e.g. `"0.1.0"`).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The operating system's RNG (`getrandom`), as a `rand_core` 0.10 `TryCryptoRng`.
 ///

@@ -5,9 +5,26 @@ package io.scv2
  * request/response round: client seal_request, server open_request, server seal_response, client
  * open_response (2 seals + 2 opens), body and answer of the same size, ctx "POST /web/v1/auth/login".
  * Measured three ways in one process: the Kotlin API that returns new arrays, the Kotlin `...Into`
- * API with reused buffers, and the Rust core API (Native.rustBaselineNanos, a loop in Rust).
+ * API with reused buffers, and the Rust core API (BenchNative.rustBaselineNanos, a loop in Rust).
  * Each figure is the median over RUNS runs of N exchanges, after warm-up, in ns per exchange.
  */
+/**
+ * The Rust baseline of the benchmark, in its own library (`libscv2_bench.so`, built from
+ * bindings/kotlin/bench/native): the same exchange timed inside Rust, so that the production
+ * library carries no benchmark code.
+ */
+internal object BenchNative {
+    init {
+        System.loadLibrary("scv2_bench")
+    }
+
+    /**
+     * Nanoseconds for [iterations] exchanges timed inside Rust, through the Rust core API
+     * ([cAbi] false) or the C ABI functions ([cAbi] true); -1 if anything failed.
+     */
+    @JvmStatic external fun rustBaselineNanos(bodyLen: Int, iterations: Int, cAbi: Boolean): Long
+}
+
 object Bench {
     private const val RUNS = 31
     private const val N = 4000
@@ -93,13 +110,13 @@ object Bench {
             for (w in 0 until 5) {
                 val (c, s) = session()
                 kotlinAlloc(c, s, body, N); kotlinInto(c, s, body, N)
-                Native.rustBaselineNanos(size, N, false); Native.rustBaselineNanos(size, N, true)
+                BenchNative.rustBaselineNanos(size, N, false); BenchNative.rustBaselineNanos(size, N, true)
                 c.close(); s.close()
             }
             for (r in 0 until RUNS) {
                 val (c, s) = session()
-                rust[r] = Native.rustBaselineNanos(size, N, false)
-                cabi[r] = Native.rustBaselineNanos(size, N, true)
+                rust[r] = BenchNative.rustBaselineNanos(size, N, false)
+                cabi[r] = BenchNative.rustBaselineNanos(size, N, true)
                 alloc[r] = kotlinAlloc(c, s, body, N)
                 into[r] = kotlinInto(c, s, body, N)
                 c.close(); s.close()

@@ -189,6 +189,21 @@ class ServerSession internal constructor(handle: Long) : AutoCloseable {
     fun sealResponseInto(request: OpenedRequest, ctx: ByteArray, body: ByteArray, out: ByteArray): Int =
         call { Native.serverSealResponse(it, request.seq, ctx, body, out) }
 
+    /**
+     * Forget [request] without answering it (for example after answering it in plaintext): it can
+     * never be answered, and its place in the table of requests awaiting a response is free again.
+     * Returns whether it was still awaiting a response.
+     */
+    fun forget(request: OpenedRequest): Boolean = call {
+        try {
+            Native.serverForgetRequest(it, request.seq)
+            true
+        } catch (e: Scv2Exception) {
+            if (e.status != Status.INVALID_STATE) throw e
+            false
+        }
+    }
+
     override fun close() = handle.close()
 
     private inline fun <T> call(f: (Long) -> T): T {
