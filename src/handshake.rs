@@ -222,14 +222,14 @@ impl ClientHandshake {
         if now_ms >= grant.expires_at_ms {
             return Err(Error::SessionExpired);
         }
-        Ok(ClientSession::new(
+        ClientSession::new(
             grant.session_id.to_owned(),
             grant.expires_at_ms,
             Zeroizing::new(grant.app_payload.to_vec()),
             keys,
             self.padding_block,
             self.limits,
-        ))
+        )
     }
 }
 
@@ -515,7 +515,7 @@ impl AcceptedHandshake {
             keys,
             window,
             &config,
-        );
+        )?;
         Ok((session, total))
     }
 }

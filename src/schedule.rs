@@ -105,16 +105,15 @@ pub(crate) fn nonce(iv: &[u8; NONCE_LEN], seq: u64) -> [u8; NONCE_LEN] {
 
 /// Inverse of [`nonce`]: `None` if the top four bytes differ.
 pub(crate) fn recover_seq(iv_dir: &[u8; NONCE_LEN], received: &[u8; NONCE_LEN]) -> Option<u64> {
-    let mut x = [0u8; NONCE_LEN];
-    for (i, o) in x.iter_mut().enumerate() {
-        *o = iv_dir[i] ^ received[i];
-    }
-    if x[..4] != [0, 0, 0, 0] {
-        return None;
-    }
-    let mut n = [0u8; 8];
-    n.copy_from_slice(&x[4..]);
-    Some(u64::from_be_bytes(n))
+    let (dir_hi, dir_lo) = split_nonce(iv_dir);
+    let (got_hi, got_lo) = split_nonce(received);
+    (dir_hi == got_hi).then_some(u64::from_be_bytes(dir_lo) ^ u64::from_be_bytes(got_lo))
+}
+
+/// The top four bytes and the low eight of a nonce.
+fn split_nonce(n: &[u8; NONCE_LEN]) -> ([u8; 4], [u8; 8]) {
+    let [a, b, c, d, lo @ ..] = *n;
+    ([a, b, c, d], lo)
 }
 
 /// One direction's cipher and IV.

@@ -12,7 +12,7 @@
 
 #![forbid(unsafe_code)]
 
-use nom::bytes::complete::{tag, take};
+use nom::bytes::complete::take;
 use nom::number::complete::{be_u16, be_u8};
 use nom::{IResult, Parser};
 
@@ -84,18 +84,37 @@ pub fn is_known_type(t: u8) -> bool {
     )
 }
 
-/// `"SC" 0x02 type`: magic, then version, then a known type. Returns the type byte.
+/// `"SC" 0x02 type` at the start of `input`: magic, then version, then a known type (in that
+/// order: the first failing check decides the error). Returns the type byte and the rest. Written
+/// without `nom`: every envelope is parsed through it, on the hot path too.
+fn split_prefix(input: &[u8]) -> Result<(u8, &[u8])> {
+    let [m0, m1, rest @ ..] = input else {
+        return Err(Error::MalformedEnvelope);
+    };
+    if [*m0, *m1] != MAGIC {
+        return Err(Error::MalformedEnvelope);
+    }
+    let [version, rest @ ..] = rest else {
+        return Err(Error::MalformedEnvelope);
+    };
+    if *version != VERSION {
+        return Err(Error::UnsupportedVersion);
+    }
+    let [ty, rest @ ..] = rest else {
+        return Err(Error::MalformedEnvelope);
+    };
+    if !is_known_type(*ty) {
+        return Err(Error::UnknownType);
+    }
+    Ok((*ty, rest))
+}
+
+/// [`split_prefix`] as a `nom` parser.
 fn prefix(input: &[u8]) -> PResult<'_, u8> {
-    let (input, _) = tag(&MAGIC[..]).parse(input)?;
-    let (input, version) = be_u8(input)?;
-    if version != VERSION {
-        return fail(Error::UnsupportedVersion);
+    match split_prefix(input) {
+        Ok((ty, rest)) => Ok((rest, ty)),
+        Err(e) => fail(e),
     }
-    let (input, ty) = be_u8(input)?;
-    if !is_known_type(ty) {
-        return fail(Error::UnknownType);
-    }
-    Ok((input, ty))
 }
 
 /// The prefix of an envelope that must be of type `expected` (another known type is malformed).
@@ -120,20 +139,29 @@ pub struct AeadPart<'a> {
     pub tag: &'a [u8; TAG_LEN],
 }
 
-fn aead_part(input: &[u8]) -> PResult<'_, AeadPart<'_>> {
+/// `IV (12) | ciphertext (≥ 1) | tag (16)`: the whole of `input`.
+fn split_aead(input: &[u8]) -> Result<AeadPart<'_>> {
     if input.len() < MIN_AEAD_LEN {
-        return fail(Error::MalformedEnvelope);
+        return Err(Error::MalformedEnvelope);
     }
-    let (input, iv) = take(NONCE_LEN).parse(input)?;
-    let (tag_bytes, ciphertext) = take(input.len() - TAG_LEN).parse(input)?;
-    Ok((
-        &[][..],
-        AeadPart {
-            iv: as_array(iv)?,
-            ciphertext,
-            tag: as_array(tag_bytes)?,
-        },
-    ))
+    let (iv, rest) = input
+        .split_first_chunk::<NONCE_LEN>()
+        .ok_or(Error::MalformedEnvelope)?;
+    let (ciphertext, tag) = rest
+        .split_last_chunk::<TAG_LEN>()
+        .ok_or(Error::MalformedEnvelope)?;
+    Ok(AeadPart {
+        iv,
+        ciphertext,
+        tag,
+    })
+}
+
+fn aead_part(input: &[u8]) -> PResult<'_, AeadPart<'_>> {
+    match split_aead(input) {
+        Ok(a) => Ok((&[][..], a)),
+        Err(e) => fail(e),
+    }
 }
 
 fn as_array<const N: usize>(s: &[u8]) -> core::result::Result<&[u8; N], nom::Err<WireError>> {
@@ -282,12 +310,11 @@ fn key_exchange_response(input: &[u8]) -> PResult<'_, KeyExchangeResponse<'_>> {
 /// Parse a type-2 (request, `ty` = [`TYPE_REQUEST`]) or type-129 (response, `ty` =
 /// [`TYPE_RESPONSE`]) envelope: `"SC" 0x02 type | AEAD`.
 pub fn parse_data(input: &[u8], ty: u8) -> Result<AeadPart<'_>> {
-    finish(data(input, ty))
-}
-
-fn data(input: &[u8], ty: u8) -> PResult<'_, AeadPart<'_>> {
-    let (input, ()) = prefix_of(ty)(input)?;
-    aead_part(input)
+    let (found, rest) = split_prefix(input)?;
+    if found != ty {
+        return Err(Error::MalformedEnvelope);
+    }
+    split_aead(rest)
 }
 
 /// The plaintext a type 130 carries (before padding): `u8 len(sid) | sid | u64be(expiresAtMs) |
@@ -388,6 +415,83 @@ pub fn write_data_aad(out: &mut [u8], ty: u8, session_id: &[u8], ctx: &[u8]) -> 
     ctx_len.copy_from_slice(&(ctx.len() as u16).to_be_bytes());
     ctx_out.copy_from_slice(ctx);
     Ok(())
+}
+
+/// The associated data of one session's data envelopes, with its fixed head laid out once:
+/// `"SC" 0x02 type | u8 len(sid) | sid` is prepared when the session is made, and each call only
+/// adds `u16be len(ctx) | ctx` (the layout of [`write_data_aad`]). Keeps the hot path to one
+/// fixed-size copy and one copy of `ctx`.
+#[derive(Clone)]
+pub(crate) struct DataAad {
+    head: [u8; Self::INLINE],
+    sid_len: usize,
+}
+
+impl DataAad {
+    /// The longest associated data built inline (a method and path plus a session id fit).
+    pub(crate) const INLINE: usize = 128;
+
+    /// The head for session id `sid` (at most 64 bytes, else [`Error::InvalidArgument`]).
+    pub(crate) fn new(sid: &[u8]) -> Result<DataAad> {
+        if sid.len() > MAX_SESSION_ID_LEN {
+            return Err(Error::InvalidArgument);
+        }
+        let mut head = [0u8; Self::INLINE];
+        write_data_aad(&mut head[..data_aad_len(sid.len(), 0)], 0, sid, &[])?;
+        Ok(DataAad {
+            head,
+            sid_len: sid.len(),
+        })
+    }
+
+    /// The longest associated data built on the stack: anything longer (a `ctx` of more than
+    /// `384 - 71 = 313` bytes with the longest session id) takes one heap buffer.
+    pub(crate) const STACK: usize = 384;
+
+    /// The session id of the head.
+    fn sid(&self) -> &[u8] {
+        &self.head[DATA_HEADER_LEN + 1..DATA_HEADER_LEN + 1 + self.sid_len]
+    }
+
+    /// Run `f` with the associated data of a type-`ty` envelope bound to `ctx`: built inline from
+    /// the prepared head when it fits in [`DataAad::INLINE`] bytes, else on the stack (up to
+    /// [`DataAad::STACK`] bytes) or in one heap buffer.
+    ///
+    /// Errors: [`Error::InvalidArgument`] for a `ctx` over 65535 bytes; `f`'s.
+    #[inline]
+    pub(crate) fn with<T>(
+        &self,
+        ty: u8,
+        ctx: &[u8],
+        f: impl FnOnce(&[u8]) -> Result<T>,
+    ) -> Result<T> {
+        let len = data_aad_len(self.sid_len, ctx.len());
+        if len > Self::INLINE {
+            return self.with_long(ty, ctx, f);
+        }
+        let at = DATA_HEADER_LEN + 1 + self.sid_len;
+        let mut aad = self.head;
+        aad[DATA_HEADER_LEN - 1] = ty;
+        let (ctx_len, rest) = aad[at..len].split_at_mut(2);
+        ctx_len.copy_from_slice(&(ctx.len() as u16).to_be_bytes());
+        rest.copy_from_slice(ctx);
+        f(&aad[..len])
+    }
+
+    #[cold]
+    fn with_long<T>(&self, ty: u8, ctx: &[u8], f: impl FnOnce(&[u8]) -> Result<T>) -> Result<T> {
+        let len = data_aad_len(self.sid_len, ctx.len());
+        if len <= Self::STACK {
+            let mut stack = [0u8; Self::STACK];
+            let aad = &mut stack[..len];
+            write_data_aad(aad, ty, self.sid(), ctx)?;
+            f(aad)
+        } else {
+            let mut heap = vec![0u8; len];
+            write_data_aad(&mut heap, ty, self.sid(), ctx)?;
+            f(&heap)
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -579,7 +683,7 @@ pub enum Envelope<'a> {
 
 /// Parse an envelope of any type.
 pub fn parse_any(input: &[u8]) -> Result<Envelope<'_>> {
-    let ty = finish(prefix(input).map(|(_, ty)| (&[][..], ty)))?;
+    let (ty, _) = split_prefix(input)?;
     match ty {
         TYPE_KEY_EXCHANGE => parse_key_exchange(input).map(Envelope::KeyExchange),
         TYPE_KEY_EXCHANGE_RESPONSE => {
@@ -807,6 +911,36 @@ mod tests {
             write_data_aad(&mut aad[..12], TYPE_RESPONSE, b"s1", b"GET "),
             Err(Error::InvalidArgument)
         );
+    }
+
+    #[test]
+    fn data_aad_inline_is_the_layout() {
+        let sid = b"0123456789abcdefghijkl";
+        let head = DataAad::new(sid).unwrap();
+        for (ty, ctx) in [
+            (TYPE_REQUEST, &b"POST /web/v1/system/auth/password/init"[..]),
+            (TYPE_RESPONSE, b""),
+            (TYPE_REQUEST, &[b'x'; 128 - 29][..]),
+        ] {
+            let mut want = vec![0u8; data_aad_len(sid.len(), ctx.len())];
+            write_data_aad(&mut want, ty, sid, ctx).unwrap();
+            assert_eq!(head.with(ty, ctx, |aad| Ok(aad.to_vec())), Ok(want));
+        }
+        // Longer: on the stack, then on the heap, the same layout.
+        for n in [128 - 28, 384 - 29, 384 - 28, 5000] {
+            let ctx = vec![b'y'; n];
+            let mut want = vec![0u8; data_aad_len(sid.len(), n)];
+            write_data_aad(&mut want, TYPE_RESPONSE, sid, &ctx).unwrap();
+            assert_eq!(
+                head.with(TYPE_RESPONSE, &ctx, |aad| Ok(aad.to_vec())),
+                Ok(want)
+            );
+        }
+        assert_eq!(
+            head.with(TYPE_REQUEST, &vec![0u8; MAX_CTX + 1], |_| Ok(())),
+            Err(Error::InvalidArgument)
+        );
+        assert!(DataAad::new(&[b's'; 65]).is_err());
     }
 
     #[test]

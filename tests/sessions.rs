@@ -289,6 +289,63 @@ fn concurrent_sealing_and_opening() {
     assert_eq!(replayed.load(Ordering::Relaxed), 4 * per_thread);
 }
 
+/// The replay window's check is lock-free and its marks are serialized: threads racing to open
+/// copies of the same requests accept each exactly once, and every export taken during the race
+/// carries a generation equal to the number of requests its window refuses as replays.
+#[test]
+fn racing_copies_are_accepted_once_and_exports_stay_consistent() {
+    let (_, cs, ss) = connect(24);
+    let n = if cfg!(miri) { 4 } else { 600 };
+    let envelopes: Vec<Vec<u8>> = (0..n)
+        .map(|i| seal(&cs, format!("{i}").as_bytes()).1)
+        .collect();
+    let storage = StorageKey::new(&[0x24; 32]);
+    let accepted = AtomicUsize::new(0);
+    let exports = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for t in 0..6usize {
+            let (ss, envelopes, accepted) = (&ss, &envelopes, &accepted);
+            s.spawn(move || {
+                for i in 0..n {
+                    // Each thread walks the requests in its own order.
+                    let i = (i * (2 * t + 1) + t) % n;
+                    match open(ss, &envelopes[i], NOW) {
+                        Ok(_) => {
+                            accepted.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Err(Error::Replayed) => {}
+                        Err(e) => panic!("unexpected {e}"),
+                    }
+                }
+            });
+        }
+        let (ss, exports) = (&ss, &exports);
+        let storage = &storage;
+        s.spawn(move || {
+            for _ in 0..5 {
+                let blob = ss.export(storage, &mut rng(25)).unwrap();
+                exports.lock().unwrap().push(blob);
+            }
+        });
+    });
+    assert_eq!(accepted.load(Ordering::SeqCst), n);
+    assert_eq!(ss.generation(), n as u64);
+    for blob in exports.into_inner().unwrap() {
+        let generation = scv2::export_generation(&blob).unwrap();
+        let copy =
+            ServerSession::import(&storage, "sid-1", &blob, &ServerConfig::default()).unwrap();
+        assert_eq!(copy.generation(), generation);
+        let refused = envelopes
+            .iter()
+            .filter(|e| open(&copy, e, NOW).err() == Some(Error::Replayed))
+            .count();
+        assert_eq!(
+            refused as u64, generation,
+            "the export's generation counts its window"
+        );
+    }
+}
+
 #[test]
 fn export_carries_an_authenticated_generation_that_only_grows() {
     use scv2::primitives::AeadKey;

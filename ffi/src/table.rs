@@ -25,6 +25,7 @@ use scv2::{Error, PendingRequest, ResponseSlot, TokenError};
 
 /// The most tokens a table holds (`SCV2_MAX_OUTSTANDING`).
 pub const MAX_OUTSTANDING: usize = 1024;
+const _: () = assert!(MAX_OUTSTANDING.is_power_of_two());
 
 const EMPTY: u64 = 0;
 const BUSY: u64 = u64::MAX;
@@ -75,9 +76,16 @@ impl<T: Token> TokenTable<T> {
         }
     }
 
+    /// The home slot of `seq` (the capacity is a power of two: no division).
+    #[inline]
+    fn home(&self, seq: u64) -> (usize, Option<&Slot<T>>) {
+        let i = (seq & (MAX_OUTSTANDING as u64 - 1)) as usize;
+        (i, self.slots.get(i))
+    }
+
     /// The slot indices in probe order for sequence number `seq`: its home slot first.
     fn probe(&self, seq: u64) -> impl Iterator<Item = (usize, &Slot<T>)> {
-        let home = (seq % self.slots.len().max(1) as u64) as usize;
+        let home = self.home(seq).0;
         let (before, after) = self
             .slots
             .split_at_checked(home)
@@ -92,7 +100,24 @@ impl<T: Token> TokenTable<T> {
 
     /// Claim a free slot for a token to come, searching from the home slot of `hint` (the
     /// sequence number the token will probably carry). `None` when all slots are in use.
+    #[inline]
     pub(crate) fn claim(&self, hint: u64) -> Option<Claim<'_, T>> {
+        // The usual case: the home slot is free.
+        if let (index, Some(slot)) = self.home(hint) {
+            if slot.state.load(Ordering::Relaxed) == EMPTY
+                && slot
+                    .state
+                    .compare_exchange(EMPTY, BUSY, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+            {
+                return Some(Claim { table: self, index });
+            }
+        }
+        self.claim_probing(hint)
+    }
+
+    #[cold]
+    fn claim_probing(&self, hint: u64) -> Option<Claim<'_, T>> {
         // (A `Claim` frees its slot when dropped: build one only for a slot won here.)
         self.probe(hint).find_map(|(index, slot)| {
             let won = slot.state.load(Ordering::Relaxed) == EMPTY
@@ -110,32 +135,52 @@ impl<T: Token> TokenTable<T> {
 
     /// Take the token for `seq` out of the table. Its slot stays claimed until the returned
     /// [`Claim`] is filled (the token put back) or dropped (the slot freed).
+    #[inline]
     pub(crate) fn take(&self, seq: u64) -> Option<(T, Claim<'_, T>)> {
         if seq == EMPTY || seq == BUSY {
             return None;
         }
-        self.probe(seq).find_map(|(index, slot)| {
-            if slot.state.load(Ordering::Relaxed) != seq
-                || slot
-                    .state
-                    .compare_exchange(seq, BUSY, Ordering::Acquire, Ordering::Relaxed)
-                    .is_err()
-            {
-                return None;
+        // The usual case: the token is in its home slot.
+        if let (index, Some(slot)) = self.home(seq) {
+            if let Some(token) = self.take_from(slot, seq) {
+                return Some((token, Claim { table: self, index }));
             }
-            // SAFETY: this thread owns the slot (its compare-exchange moved it from `seq` to
-            // `BUSY`), and a state equal to a sequence number is only stored (with `Release`,
-            // synchronized with that `Acquire`) after the token was written into the cell, so the
-            // cell holds an initialized token, which is moved out here; the cell is then treated
-            // as empty (the claim either refills it or frees the slot).
-            let token = unsafe { (*slot.token.get()).assume_init_read() };
-            Some((token, Claim { table: self, index }))
+        }
+        self.take_probing(seq)
+    }
+
+    /// Move the token for `seq` out of `slot` if it is there (the slot is then `BUSY`, owned by
+    /// the caller).
+    #[inline]
+    fn take_from(&self, slot: &Slot<T>, seq: u64) -> Option<T> {
+        if slot.state.load(Ordering::Relaxed) != seq
+            || slot
+                .state
+                .compare_exchange(seq, BUSY, Ordering::Acquire, Ordering::Relaxed)
+                .is_err()
+        {
+            return None;
+        }
+        // SAFETY: this thread owns the slot (its compare-exchange moved it from `seq` to `BUSY`),
+        // and a state equal to a sequence number is only stored (with `Release`, synchronized
+        // with that `Acquire`) after the token was written into the cell, so the cell holds an
+        // initialized token, which is moved out here; the cell is then treated as empty (the
+        // claim either refills it or frees the slot).
+        Some(unsafe { (*slot.token.get()).assume_init_read() })
+    }
+
+    #[cold]
+    fn take_probing(&self, seq: u64) -> Option<(T, Claim<'_, T>)> {
+        self.probe(seq).find_map(|(index, slot)| {
+            self.take_from(slot, seq)
+                .map(|token| (token, Claim { table: self, index }))
         })
     }
 
     /// Run `f` with the token for `seq`: on success the token is consumed and its slot freed; on
     /// failure `f` hands the token back (the core's `TokenError`) and it is stored again, so the
     /// call can be retried. A `seq` that is not in the table is [`Error::InvalidState`].
+    #[inline]
     pub(crate) fn use_token<R>(
         &self,
         seq: u64,
@@ -188,6 +233,7 @@ pub(crate) struct Claim<'a, T: Token> {
 impl<T: Token> Claim<'_, T> {
     /// Store `token` in the claimed slot. A token whose sequence number cannot be a state (0 or
     /// `u64::MAX`; the core never makes one) is refused with [`Error::Internal`] and dropped.
+    #[inline]
     pub(crate) fn fill(self, token: T) -> Result<(), Error> {
         let seq = token.seq();
         if seq == EMPTY || seq == BUSY {

@@ -19,7 +19,7 @@ use super::{frame, open_inner, seal_staged, sealed_len, write_body, DataFrame, P
 use crate::config::Limits;
 use crate::error::{Error, Result, TokenError};
 use crate::schedule::{SessionKeys, MAX_SEQ};
-use crate::wire::{TYPE_REQUEST, TYPE_RESPONSE};
+use crate::wire::{DataAad, TYPE_REQUEST, TYPE_RESPONSE};
 
 /// An established client session.
 ///
@@ -27,6 +27,8 @@ use crate::wire::{TYPE_REQUEST, TYPE_RESPONSE};
 /// [`ClientSession::close`] needs `&mut self`, so it cannot race with other calls.
 pub struct ClientSession {
     sid: String,
+    /// The associated data's head (`"SC" 0x02 type | u8 len(sid) | sid`), laid out once.
+    aad: DataAad,
     expires_at_ms: u64,
     app_payload: Zeroizing<Vec<u8>>,
     keys: Option<SessionKeys>,
@@ -55,8 +57,9 @@ impl ClientSession {
         keys: SessionKeys,
         padding_block: usize,
         limits: Limits,
-    ) -> ClientSession {
-        ClientSession {
+    ) -> Result<ClientSession> {
+        Ok(ClientSession {
+            aad: DataAad::new(sid.as_bytes())?,
             sid,
             expires_at_ms,
             app_payload,
@@ -64,14 +67,16 @@ impl ClientSession {
             next_seq: AtomicU64::new(1),
             padding_block,
             limits,
-        }
+        })
     }
 
     /// The session id (send it as `X-SC-Session-Id`).
+    #[inline]
     pub fn session_id(&self) -> &str {
         &self.sid
     }
     /// When the server said the session expires, ms since the Unix epoch.
+    #[inline]
     pub fn expires_at_ms(&self) -> u64 {
         self.expires_at_ms
     }
@@ -80,22 +85,27 @@ impl ClientSession {
         &self.app_payload
     }
     /// The padding block this session uses for requests.
+    #[inline]
     pub fn padding_block(&self) -> usize {
         self.padding_block
     }
     /// The input limits this session enforces.
+    #[inline]
     pub fn limits(&self) -> &Limits {
         &self.limits
     }
     /// Whether [`ClientSession::close`] was called.
+    #[inline]
     pub fn is_closed(&self) -> bool {
         self.keys.is_none()
     }
     /// The sequence number the next request will use.
+    #[inline]
     pub fn next_seq(&self) -> u64 {
         self.next_seq.load(Ordering::Relaxed)
     }
     /// Envelope length for a request body of `body_len` bytes.
+    #[inline]
     pub fn sealed_len(&self, body_len: usize) -> usize {
         sealed_len(body_len, self.padding_block).unwrap_or(usize::MAX)
     }
@@ -146,15 +156,7 @@ impl ClientSession {
         buf: &mut [u8],
         body_len: usize,
     ) -> Result<PendingRequest> {
-        seal_staged(
-            &keys.c2s,
-            TYPE_REQUEST,
-            self.sid.as_bytes(),
-            ctx,
-            seq,
-            buf,
-            body_len,
-        )?;
+        seal_staged(&keys.c2s, TYPE_REQUEST, &self.aad, ctx, seq, buf, body_len)?;
         Ok(PendingRequest {
             seq,
             binding: keys.binding,
@@ -249,7 +251,7 @@ impl ClientSession {
         open_inner(
             &keys.s2c,
             TYPE_RESPONSE,
-            self.sid.as_bytes(),
+            &self.aad,
             ctx,
             &f.iv,
             inner,
@@ -327,7 +329,7 @@ impl ClientSession {
         seal_staged(
             &keys.c2s,
             TYPE_REQUEST,
-            self.sid.as_bytes(),
+            &self.aad,
             ctx,
             seq,
             buf,

@@ -52,12 +52,11 @@ impl ServerSession {
     ) -> Result<Vec<u8>> {
         let okm = self.okm.as_ref().ok_or(Error::InvalidState)?;
         let mut state = Zeroizing::new(Vec::new());
-        let generation = {
-            let w = self.lock_window();
-            let (window, top, bits) = w.raw();
-            ExportState::write(&mut state, self.expires_at_ms, &okm.0, window, top, bits);
-            w.generation()
-        };
+        // The window and its generation, read together (one snapshot under the window's lock).
+        let w = self.window().snapshot();
+        let (window, top, bits) = w.raw();
+        ExportState::write(&mut state, self.expires_at_ms, &okm.0, window, top, bits);
+        let generation = w.generation();
         let mut nonce = [0u8; NONCE_LEN];
         fill_random(rng, &mut nonce)?;
         let tag = ExportBlob::with_aad(EXPORT_VERSION, generation, self.sid.as_bytes(), |aad| {
@@ -99,13 +98,13 @@ impl ServerSession {
         let mut okm = KeyMaterial([0u8; OKM_LEN]);
         okm.0.copy_from_slice(st.okm);
         let keys = SessionKeys::from_okm(&okm);
-        Ok(ServerSession::new(
+        ServerSession::new(
             session_id.to_owned(),
             st.expires_at_ms,
             okm,
             keys,
             window,
             config,
-        ))
+        )
     }
 }

@@ -31,21 +31,20 @@ use crate::error::{Error, Result};
 use crate::padding;
 use crate::primitives::{NONCE_LEN, TAG_LEN};
 use crate::schedule::Direction;
-use crate::wire::{self, DATA_HEADER_LEN, DATA_OVERHEAD, MAX_SESSION_ID_LEN};
+use crate::wire::{self, DataAad, DATA_HEADER_LEN, DATA_OVERHEAD, MAX_SESSION_ID_LEN};
 
 /// The longest `ctx` sealed and opened without any heap allocation.
-pub const ZERO_ALLOC_MAX_CTX: usize = AAD_STACK - wire::data_aad_len(MAX_SESSION_ID_LEN, 0);
+pub const ZERO_ALLOC_MAX_CTX: usize = DataAad::STACK - wire::data_aad_len(MAX_SESSION_ID_LEN, 0);
 /// Where an in-place body starts inside the caller's buffer: after `"SC" 0x02 type` and the IV.
 pub const BODY_OFFSET_IN_PLACE: usize = BODY_OFFSET;
 
-const AAD_SMALL: usize = 128;
-const AAD_STACK: usize = 384;
 const BODY_OFFSET: usize = DATA_HEADER_LEN + NONCE_LEN;
 
 /// Bytes of a type 2 or type 129 envelope carrying `body_len` bytes with padding block `block`.
 ///
 /// `None` if `block` is not in 1..=4096 or the length overflows (or exceeds `isize::MAX`, the
 /// largest buffer there can be).
+#[inline]
 pub fn sealed_len(body_len: usize, block: usize) -> Option<usize> {
     padding::check_block(block).ok()?;
     padding::padded_len(body_len, block)?
@@ -56,6 +55,7 @@ pub fn sealed_len(body_len: usize, block: usize) -> Option<usize> {
 /// The output capacity an `open` call needs for an envelope of `envelope_len` bytes (the padded
 /// plaintext; the body returned is at most one byte shorter). 0 if the envelope is too short to
 /// be valid.
+#[inline]
 pub fn max_open_len(envelope_len: usize) -> usize {
     envelope_len.saturating_sub(DATA_OVERHEAD)
 }
@@ -88,6 +88,7 @@ pub struct PendingRequest {
 
 impl PendingRequest {
     /// The request's sequence number.
+    #[inline]
     pub fn seq(&self) -> u64 {
         self.seq
     }
@@ -106,6 +107,7 @@ pub struct ResponseSlot {
 
 impl ResponseSlot {
     /// The sequence number of the request this slot answers.
+    #[inline]
     pub fn seq(&self) -> u64 {
         self.seq
     }
@@ -131,35 +133,12 @@ impl fmt::Debug for ResponseSlot {
 // ---------------------------------------------------------------------------------------------
 // One data envelope, sealed or opened in place
 
-/// Run `f` with the associated data of a type `ty` envelope (SPEC.md section 8.1, laid out by
-/// [`wire::write_data_aad`]) on the stack, or in one temporary buffer for a `ctx` longer than
-/// [`ZERO_ALLOC_MAX_CTX`].
-fn with_aad<T>(ty: u8, sid: &[u8], ctx: &[u8], f: impl FnOnce(&[u8]) -> Result<T>) -> Result<T> {
-    let len = wire::data_aad_len(sid.len(), ctx.len());
-    // Two stack sizes: the common case (an HTTP method and path) zeroes only 128 bytes.
-    if len <= AAD_SMALL {
-        let mut stack = [0u8; AAD_SMALL];
-        let aad = &mut stack[..len];
-        wire::write_data_aad(aad, ty, sid, ctx)?;
-        f(aad)
-    } else if len <= AAD_STACK {
-        let mut stack = [0u8; AAD_STACK];
-        let aad = &mut stack[..len];
-        wire::write_data_aad(aad, ty, sid, ctx)?;
-        f(aad)
-    } else {
-        let mut heap = vec![0u8; len];
-        wire::write_data_aad(&mut heap, ty, sid, ctx)?;
-        f(&heap)
-    }
-}
-
 /// Seal the body staged at `buf[BODY_OFFSET..BODY_OFFSET + body_len]`; `buf` is exactly the
 /// envelope's length. Returns that length; on failure `buf` is wiped.
 fn seal_staged(
     dir: &Direction,
     ty: u8,
-    sid: &[u8],
+    aad: &DataAad,
     ctx: &[u8],
     seq: u64,
     buf: &mut [u8],
@@ -173,7 +152,7 @@ fn seal_staged(
         header[DATA_HEADER_LEN..].copy_from_slice(&n);
         let (inner, tag_out) = rest.split_at_mut(total - BODY_OFFSET - TAG_LEN);
         padding::write_padding(&mut inner[body_len..]);
-        let tag = with_aad(ty, sid, ctx, |aad| dir.key.seal_in_place(&n, aad, inner))?;
+        let tag = aad.with(ty, ctx, |aad| dir.key.seal_in_place(&n, aad, inner))?;
         tag_out.copy_from_slice(&tag);
         Ok(total)
     })();
@@ -184,15 +163,13 @@ fn seal_staged(
 fn open_inner(
     dir: &Direction,
     ty: u8,
-    sid: &[u8],
+    aad: &DataAad,
     ctx: &[u8],
     iv: &[u8; NONCE_LEN],
     inner: &mut [u8],
     tag: &[u8; TAG_LEN],
 ) -> Result<usize> {
-    with_aad(ty, sid, ctx, |aad| {
-        dir.key.open_in_place(iv, aad, inner, tag)
-    })?;
+    aad.with(ty, ctx, |aad| dir.key.open_in_place(iv, aad, inner, tag))?;
     padding::unpadded_len(inner).inspect_err(|_| inner.zeroize())
 }
 

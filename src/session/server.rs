@@ -8,19 +8,17 @@
 
 #![forbid(unsafe_code)]
 
+use bytes::BytesMut;
 use core::fmt;
 use core::ops::Range;
-use std::sync::Mutex;
-
-use bytes::BytesMut;
 use zeroize::Zeroize;
 
 use super::{frame, open_inner, seal_staged, sealed_len, write_body, DataFrame, ResponseSlot};
 use crate::config::{Limits, ServerConfig};
 use crate::error::{Error, Result, TokenError};
-use crate::replay::ReplayWindow;
+use crate::replay::{ReplayWindow, SharedWindow};
 use crate::schedule::{KeyMaterial, SessionKeys};
-use crate::wire::{TYPE_REQUEST, TYPE_RESPONSE};
+use crate::wire::{DataAad, TYPE_REQUEST, TYPE_RESPONSE};
 
 /// An established server session.
 ///
@@ -28,10 +26,12 @@ use crate::wire::{TYPE_REQUEST, TYPE_RESPONSE};
 /// check-and-mark is atomic, so of two concurrent copies of one request exactly one is accepted.
 pub struct ServerSession {
     pub(super) sid: String,
+    /// The associated data's head (`"SC" 0x02 type | u8 len(sid) | sid`), laid out once.
+    aad: DataAad,
     pub(super) expires_at_ms: u64,
     keys: Option<SessionKeys>,
     pub(super) okm: Option<KeyMaterial>,
-    window: Mutex<ReplayWindow>,
+    window: SharedWindow,
     padding_block: usize,
     limits: Limits,
 }
@@ -55,23 +55,26 @@ impl ServerSession {
         keys: SessionKeys,
         window: ReplayWindow,
         config: &ServerConfig,
-    ) -> ServerSession {
-        ServerSession {
+    ) -> Result<ServerSession> {
+        Ok(ServerSession {
+            aad: DataAad::new(sid.as_bytes())?,
             sid,
             expires_at_ms,
             keys: Some(keys),
             okm: Some(okm),
-            window: Mutex::new(window),
+            window: SharedWindow::new(&window),
             padding_block: config.padding_block,
             limits: config.limits,
-        }
+        })
     }
 
     /// The session id.
+    #[inline]
     pub fn session_id(&self) -> &str {
         &self.sid
     }
     /// Expiry, ms since the Unix epoch.
+    #[inline]
     pub fn expires_at_ms(&self) -> u64 {
         self.expires_at_ms
     }
@@ -80,22 +83,27 @@ impl ServerSession {
         now_ms >= self.expires_at_ms
     }
     /// Whether [`ServerSession::close`] was called.
+    #[inline]
     pub fn is_closed(&self) -> bool {
         self.keys.is_none()
     }
     /// The padding block this session uses for responses.
+    #[inline]
     pub fn padding_block(&self) -> usize {
         self.padding_block
     }
     /// The input limits this session enforces.
+    #[inline]
     pub fn limits(&self) -> &Limits {
         &self.limits
     }
     /// The highest request sequence number accepted so far (0: none).
+    #[inline]
     pub fn highest_seq(&self) -> u64 {
-        self.lock_window().top()
+        self.window.top()
     }
     /// Envelope length for a response body of `body_len` bytes.
+    #[inline]
     pub fn sealed_len(&self, body_len: usize) -> usize {
         sealed_len(body_len, self.padding_block).unwrap_or(usize::MAX)
     }
@@ -104,10 +112,8 @@ impl ServerSession {
         self.keys.as_ref().ok_or(Error::InvalidState)
     }
 
-    pub(super) fn lock_window(&self) -> std::sync::MutexGuard<'_, ReplayWindow> {
-        // No code path panics while holding the lock; if one ever did, the window's state is
-        // still consistent (every mutation is a single bit or word store).
-        self.window.lock().unwrap_or_else(|p| p.into_inner())
+    pub(super) fn window(&self) -> &SharedWindow {
+        &self.window
     }
 
     fn open_request_frame(
@@ -122,17 +128,17 @@ impl ServerSession {
             return Err(Error::SessionExpired);
         }
         let seq = keys.c2s.recover_seq(&f.iv)?;
-        self.lock_window().check(seq)?;
+        self.window.check(seq)?;
         let n = open_inner(
             &keys.c2s,
             TYPE_REQUEST,
-            self.sid.as_bytes(),
+            &self.aad,
             ctx,
             &f.iv,
             inner,
             &f.tag,
         )?;
-        if let Err(e) = self.lock_window().check_and_mark(seq) {
+        if let Err(e) = self.window.check_and_mark(seq) {
             inner.zeroize();
             return Err(e);
         }
@@ -223,7 +229,7 @@ impl ServerSession {
         seal_staged(
             &keys.s2c,
             TYPE_RESPONSE,
-            self.sid.as_bytes(),
+            &self.aad,
             ctx,
             slot.seq,
             buf,
@@ -302,6 +308,6 @@ impl ServerSession {
     /// exports of one session can refuse to write back an older state than the one it holds
     /// (compare-and-set on [`export_generation`](crate::export_generation)).
     pub fn generation(&self) -> u64 {
-        self.lock_window().generation()
+        self.window.generation()
     }
 }

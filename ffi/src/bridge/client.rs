@@ -174,6 +174,7 @@ pub fn client_session_expires_at_ms(s: &scv2_client_session) -> u64 {
 }
 
 /// The limits the session checks its inputs against.
+#[inline]
 pub fn client_session_limits(s: &scv2_client_session) -> &Limits {
     s.session.limits()
 }
@@ -184,12 +185,14 @@ pub fn client_session_sealed_len(s: &scv2_client_session, body_len: usize) -> us
     super::sealed_len(body_len, s.session.padding_block())
 }
 
+#[inline]
 fn request_len(s: &scv2_client_session, body_len: usize) -> Result<usize, Error> {
     scv2::sealed_len(body_len, s.session.padding_block()).ok_or(Error::PayloadTooLarge)
 }
 
 /// Seal a request into `out`; returns the envelope's length and the sequence number, whose token
 /// the session keeps. `scv2_client_seal_request`.
+#[inline]
 pub fn client_seal_request<'o>(
     s: &scv2_client_session,
     ctx: &[u8],
@@ -216,6 +219,7 @@ pub fn client_seal_request<'o>(
 }
 
 /// Seal the body the caller wrote at offset 16 of `buf`. `scv2_client_seal_request_in_place`.
+#[inline]
 pub fn client_seal_request_in_place<'o>(
     s: &scv2_client_session,
     ctx: &[u8],
@@ -239,6 +243,7 @@ pub fn client_seal_request_in_place<'o>(
 /// Open the response to request `seq` into `out` (which must hold `scv2_max_open_len` bytes);
 /// returns the body's length. On success the request is answered; on failure it stays
 /// outstanding. `scv2_client_open_response`.
+#[inline]
 pub fn client_open_response<'o>(
     s: &scv2_client_session,
     seq: u64,
@@ -254,6 +259,7 @@ pub fn client_open_response<'o>(
 
 /// Open the response to request `seq` in place; returns the body's range in `buf`.
 /// `scv2_client_open_response_in_place`.
+#[inline]
 pub fn client_open_response_in_place(
     s: &scv2_client_session,
     seq: u64,

@@ -55,6 +55,7 @@ impl<'a> Output<'a> for &'a mut [u8] {
 /// nothing). Rust forbids a mutable and a shared view of the same bytes, so both shells refuse an
 /// output that overlaps an input of the same call ([`Error::InvalidArgument`]) before they form
 /// the slices; the in-place calls work inside one buffer instead.
+#[inline]
 pub(crate) fn disjoint(p: *const u8, len: usize, inputs: &[&[u8]]) -> bool {
     if len == 0 {
         return true;

@@ -252,6 +252,7 @@ pub fn server_session_expires_at_ms(s: &scv2_server_session) -> u64 {
 }
 
 /// The limits the session checks its inputs against.
+#[inline]
 pub fn server_session_limits(s: &scv2_server_session) -> &Limits {
     s.session.limits()
 }
@@ -262,6 +263,7 @@ pub fn server_session_sealed_len(s: &scv2_server_session, body_len: usize) -> us
     super::sealed_len(body_len, s.session.padding_block())
 }
 
+#[inline]
 fn response_len(s: &scv2_server_session, body_len: usize) -> Result<usize, Error> {
     scv2::sealed_len(body_len, s.session.padding_block()).ok_or(Error::PayloadTooLarge)
 }
@@ -269,6 +271,7 @@ fn response_len(s: &scv2_server_session, body_len: usize) -> Result<usize, Error
 /// Open a request into `out` (which must hold `scv2_max_open_len` bytes); returns the body's
 /// length and the sequence number, whose response slot the session keeps.
 /// `scv2_server_open_request`.
+#[inline]
 pub fn server_open_request<'o>(
     s: &scv2_server_session,
     ctx: &[u8],
@@ -289,6 +292,7 @@ pub fn server_open_request<'o>(
 
 /// Open a request in place; returns the body's range in `buf` and the sequence number.
 /// `scv2_server_open_request_in_place`.
+#[inline]
 pub fn server_open_request_in_place(
     s: &scv2_server_session,
     ctx: &[u8],
@@ -307,6 +311,7 @@ pub fn server_open_request_in_place(
 
 /// Seal the one response to request `seq` into `out`; returns the envelope's length. On failure
 /// `seq` stays answerable. `scv2_server_seal_response`.
+#[inline]
 pub fn server_seal_response<'o>(
     s: &scv2_server_session,
     seq: u64,
@@ -324,6 +329,7 @@ pub fn server_seal_response<'o>(
 
 /// Seal the response whose body the caller wrote at offset 16 of `buf`.
 /// `scv2_server_seal_response_in_place`.
+#[inline]
 pub fn server_seal_response_in_place<'o>(
     s: &scv2_server_session,
     seq: u64,

@@ -212,6 +212,7 @@ impl<'a, const N: usize> COut<'a, N> {
 }
 
 impl<'a, const N: usize> Output<'a> for COut<'a, N> {
+    #[inline]
     /// `SCV2_BUFFER_TOO_SMALL` with `*out_len` = `needed` when `cap < needed`; then the NULL and
     /// overlap rules on the `needed` bytes used.
     fn take(self, needed: usize) -> Result<&'a mut [u8], Error> {
@@ -236,6 +237,7 @@ impl<'a, const N: usize> Output<'a> for COut<'a, N> {
 }
 
 /// The status of a result: `SCV2_OK`, or the error's stable code.
+#[inline]
 pub(crate) fn done<T>(r: Result<T, Error>, on_ok: impl FnOnce(T)) -> scv2_status {
     match r {
         Ok(v) => {

@@ -34,6 +34,7 @@ pub fn ok(s: scv2_status) {
     assert_eq!(s, SCV2_OK, "status {s}");
 }
 
+#[inline]
 fn result(s: scv2_status) -> Result<(), scv2_status> {
     if s == SCV2_OK {
         Ok(())
@@ -173,6 +174,7 @@ impl CPair {
     }
 
     /// `scv2_client_seal_request` into `out`: the envelope's length and sequence number.
+    #[inline]
     pub fn seal_request(
         &self,
         ctx: &[u8],
@@ -199,6 +201,7 @@ impl CPair {
     }
 
     /// `scv2_server_open_request` into `out`: the body's length and sequence number.
+    #[inline]
     pub fn open_request(
         &self,
         ctx: &[u8],
@@ -225,6 +228,7 @@ impl CPair {
     }
 
     /// `scv2_server_seal_response` into `out`: the envelope's length.
+    #[inline]
     pub fn seal_response(
         &self,
         seq: u64,
@@ -251,6 +255,7 @@ impl CPair {
     }
 
     /// `scv2_client_open_response` into `out`: the body's length.
+    #[inline]
     pub fn open_response(
         &self,
         seq: u64,
@@ -277,6 +282,7 @@ impl CPair {
     }
 
     /// `scv2_client_forget_request`.
+    #[inline]
     pub fn forget_request(&self, seq: u64) -> Result<(), scv2_status> {
         // SAFETY: a live handle.
         result(unsafe { scv2_client_forget_request(self.client, seq) })
