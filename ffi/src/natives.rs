@@ -235,8 +235,8 @@ natives! {
 
     /// Finish a handshake: returns the session handle (`scv2_client_handshake_finish`).
     Native fn clientHandshakeFinish(handshake: Handle<scv2_client_handshake>, envelope: Bytes, now_ms: Long) -> Long |env| {
-        let mut pins = env.pin([envelope], core::ptr::null_mut())?;
-        let ([envelope], _) = pins.split();
+        let mut pins = env.pin(core::ptr::null_mut(), [envelope], core::ptr::null_mut())?;
+        let (_, [envelope], _) = pins.split();
         let session = bridge::client_handshake_finish(handshake, envelope, now_ms as u64);
         drop(pins);
         Ok(into_handle(session?))
@@ -275,35 +275,37 @@ natives! {
         Ok(jint_or_zero(bridge::client_session_sealed_len(session, n)))
     }
 
-    /// Seal a request into the caller's `out`: returns `seq shl 32 or envelopeLen`
-    /// (`scv2_client_seal_request`).
+    /// Seal a request into the caller's `out` (`outLen`: `out.size`): returns
+    /// `seq shl 32 or envelopeLen` (`scv2_client_seal_request`).
     Native fn clientSealRequest(
         session: Handle<scv2_client_session>,
         ctx: Bytes,
         body: Bytes,
         now_ms: Long,
         out: Bytes,
+        out_len: Int,
     ) -> Long |env| {
-        let mut pins = env.pin([ctx, body], out)?;
-        let ([ctx, body], out) = pins.split();
+        let mut call = env.call(ctx, body, out, out_len)?;
+        let (ctx, body, out) = call.split();
         let (n, seq) = bridge::client_seal_request(session, ctx, body, now_ms as u64, out)?;
-        drop(pins);
+        call.finish(n)?;
         pack(seq, n)
     }
 
-    /// Open the response to request `seq` into the caller's `out`: returns the body length
-    /// (`scv2_client_open_response`).
+    /// Open the response to request `seq` into the caller's `out` (`outLen`: `out.size`):
+    /// returns the body length (`scv2_client_open_response`).
     Native fn clientOpenResponse(
         session: Handle<scv2_client_session>,
         seq: Long,
         ctx: Bytes,
         envelope: Bytes,
         out: Bytes,
+        out_len: Int,
     ) -> Int |env| {
-        let mut pins = env.pin([ctx, envelope], out)?;
-        let ([ctx, envelope], out) = pins.split();
+        let mut call = env.call(ctx, envelope, out, out_len)?;
+        let (ctx, envelope, out) = call.split();
         let n = bridge::client_open_response(session, seq as u64, ctx, envelope, out)?;
-        drop(pins);
+        call.finish(n)?;
         jni_sys::jint::try_from(n).map_err(|_| Fail::Status(scv2::Error::Internal))
     }
 
@@ -370,8 +372,8 @@ natives! {
 
     /// Accept a type 1: returns the accepted handshake's handle (`scv2_server_accept`).
     Native fn serverAccept(server: Handle<scv2_server>, envelope: Bytes, now_ms: Long) -> Long |env| {
-        let mut pins = env.pin([envelope], core::ptr::null_mut())?;
-        let ([envelope], _) = pins.split();
+        let mut pins = env.pin(core::ptr::null_mut(), [envelope], core::ptr::null_mut())?;
+        let (_, [envelope], _) = pins.split();
         let hs = bridge::server_accept(server, envelope, now_ms as u64);
         drop(pins);
         Ok(into_handle(hs?))
@@ -436,35 +438,37 @@ natives! {
         Ok(jint_or_zero(bridge::server_session_sealed_len(session, n)))
     }
 
-    /// Open a request into the caller's `out`: returns `seq shl 32 or bodyLen`
-    /// (`scv2_server_open_request`).
+    /// Open a request into the caller's `out` (`outLen`: `out.size`): returns
+    /// `seq shl 32 or bodyLen` (`scv2_server_open_request`).
     Native fn serverOpenRequest(
         session: Handle<scv2_server_session>,
         ctx: Bytes,
         envelope: Bytes,
         now_ms: Long,
         out: Bytes,
+        out_len: Int,
     ) -> Long |env| {
-        let mut pins = env.pin([ctx, envelope], out)?;
-        let ([ctx, envelope], out) = pins.split();
+        let mut call = env.call(ctx, envelope, out, out_len)?;
+        let (ctx, envelope, out) = call.split();
         let (n, seq) = bridge::server_open_request(session, ctx, envelope, now_ms as u64, out)?;
-        drop(pins);
+        call.finish(n)?;
         pack(seq, n)
     }
 
-    /// Seal the response to request `seq` into the caller's `out`: returns the envelope length
-    /// (`scv2_server_seal_response`).
+    /// Seal the response to request `seq` into the caller's `out` (`outLen`: `out.size`):
+    /// returns the envelope length (`scv2_server_seal_response`).
     Native fn serverSealResponse(
         session: Handle<scv2_server_session>,
         seq: Long,
         ctx: Bytes,
         body: Bytes,
         out: Bytes,
+        out_len: Int,
     ) -> Int |env| {
-        let mut pins = env.pin([ctx, body], out)?;
-        let ([ctx, body], out) = pins.split();
+        let mut call = env.call(ctx, body, out, out_len)?;
+        let (ctx, body, out) = call.split();
         let n = bridge::server_seal_response(session, seq as u64, ctx, body, out)?;
-        drop(pins);
+        call.finish(n)?;
         jni_sys::jint::try_from(n).map_err(|_| Fail::Status(scv2::Error::Internal))
     }
 

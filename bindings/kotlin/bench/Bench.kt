@@ -96,6 +96,18 @@ object Bench {
         }
         check(sink != 0)
         println(String.format("Trivial native call (`Native.maxOpenLen`, through `jni_boundary!`): %.0f ns.", median(calls) / N))
+        // The handle lock every call takes (NativeHandle: read lock around the call).
+        val h = NativeHandle(1L, "bench") { }
+        val locks = LongArray(RUNS)
+        for (r in -5 until RUNS) {
+            val t0 = System.nanoTime()
+            for (i in 0 until N) {
+                sink += h.acquire().toInt()
+                h.release()
+            }
+            if (r >= 0) locks[r] = System.nanoTime() - t0
+        }
+        println(String.format("Handle lock (`NativeHandle.acquire` + `release`): %.0f ns.", median(locks) / N))
         println()
         println("| body | Rust core API | C ABI from Rust | Kotlin, new arrays | Kotlin, reused buffers (`...Into`) | binding overhead per call vs C ABI: new arrays / reused |")
         println("|---:|---:|---:|---:|---:|---:|")

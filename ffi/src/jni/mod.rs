@@ -224,30 +224,60 @@ impl Env {
         }
     }
 
-    /// Pin `inputs` (read-only) and `out` (written) for a hot call: every length first, then the
-    /// pins; an `out` that overlaps an input is [`Error::InvalidArgument`]. A `null` array is
-    /// empty.
+    /// The arrays of a hot call: `ctx`, `inputs` (read-only) and `out` (written). Every length is
+    /// read first; then a short `ctx` (at most [`SHORT`] bytes: a method and path) is copied with
+    /// one `GetByteArrayRegion` (cheaper than a pin and its release), and the rest is pinned. An
+    /// `out` that overlaps an input is [`Error::InvalidArgument`]. A `null` array is empty.
     pub(crate) fn pin<const N: usize>(
         &self,
+        ctx: jbyteArray,
         inputs: [jbyteArray; N],
         out: jbyteArray,
     ) -> JResult<Pins<'_, N>> {
+        let ctx_len = self.len(ctx).unwrap_or(0);
         let lens = inputs.map(|a| self.len(a).unwrap_or(0));
         let out_len = self.len(out).unwrap_or(0);
         let mut pins = Pins {
             _env: PhantomData,
+            short: [0u8; SHORT],
+            short_len: 0,
+            ctx: Pinned::EMPTY,
             inputs: [Pinned::EMPTY; N],
             out: Pinned::EMPTY,
         };
-        for (slot, (array, len)) in pins.inputs.iter_mut().zip(inputs.into_iter().zip(lens)) {
+        if ctx_len <= SHORT {
+            if ctx_len > 0 {
+                let len = jsize::try_from(ctx_len).map_err(|_| Fail::Status(Error::Internal))?;
+                // SAFETY: a valid env and array of `ctx_len` bytes; `short` has room for them;
+                // no critical region is open yet.
+                unsafe {
+                    (self.fns().GetByteArrayRegion)(
+                        self.raw,
+                        ctx,
+                        0,
+                        len,
+                        pins.short.as_mut_ptr().cast::<jbyte>(),
+                    )
+                };
+                if self.exception_pending() {
+                    return Err(Fail::Java);
+                }
+            }
+            pins.short_len = ctx_len;
+        } else {
             // SAFETY: the length was read above; no JNI function other than the critical pair
             // is called until `pins` is dropped.
+            pins.ctx = unsafe { Pinned::new(self, ctx, ctx_len, JNI_ABORT) }?;
+        }
+        for (slot, (array, len)) in pins.inputs.iter_mut().zip(inputs.into_iter().zip(lens)) {
+            // SAFETY: as above.
             *slot = unsafe { Pinned::new(self, array, len, JNI_ABORT) }?;
         }
         // SAFETY: as above.
         pins.out = unsafe { Pinned::new(self, out, out_len, 0) }?;
+        let ctx_ok = bridge::disjoint(pins.out.ptr, pins.out.len, &[pins.ctx.slice()]);
         let ins = pins.inputs.each_ref().map(|p| p.slice());
-        if !bridge::disjoint(pins.out.ptr, pins.out.len, &ins) {
+        if !ctx_ok || !bridge::disjoint(pins.out.ptr, pins.out.len, &ins) {
             return Err(Fail::Status(Error::InvalidArgument));
         }
         Ok(pins)
@@ -348,18 +378,264 @@ impl Drop for Pinned {
     }
 }
 
-/// The pinned arrays of one hot call (see [`Env::pin`]).
+/// Room for a copied input (see [`Env::call`]).
+const COPY_IN: usize = 1024;
+/// Room for a copied output: a copied body's envelope.
+const COPY_OUT: usize = COPY_IN + 128;
+
+/// Stack room for one short array of at most `C` bytes (stored as `C / 8` words), initialized
+/// only as far as it is used, and wiped (the words used, with volatile word stores) on drop: a
+/// copied body or plaintext never outlives the call.
+struct Scratch<const C: usize> {
+    buf: [core::mem::MaybeUninit<u64>; C],
+    used: usize,
+}
+
+impl<const C: usize> Scratch<C> {
+    /// The byte capacity.
+    const BYTES: usize = C * 8;
+
+    fn new() -> Self {
+        Scratch {
+            buf: [core::mem::MaybeUninit::uninit(); C],
+            used: 0,
+        }
+    }
+
+    fn ptr(&mut self) -> *mut u8 {
+        self.buf.as_mut_ptr().cast::<u8>()
+    }
+
+    /// The first `used` bytes.
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: the first `used` bytes (at most `C * 8`) were initialized: by the JVM
+        // (`GetByteArrayRegion` of exactly `used` bytes, with no exception) or by `zeroed`.
+        unsafe { core::slice::from_raw_parts(self.buf.as_ptr().cast::<u8>(), self.used) }
+    }
+
+    /// The first `n` bytes (at most `C * 8`), zeroed, writable.
+    fn zeroed(&mut self, n: usize) -> Option<&mut [u8]> {
+        if n > Self::BYTES {
+            return None;
+        }
+        let p = self.ptr();
+        // SAFETY: `p` points to `C * 8 >= n` bytes owned by `self`; zeroing initializes them.
+        unsafe { p.write_bytes(0, n) };
+        self.used = self.used.max(n);
+        // SAFETY: the `n` bytes were just initialized, and `&mut self` makes this the only view.
+        Some(unsafe { core::slice::from_raw_parts_mut(p, n) })
+    }
+}
+
+impl<const C: usize> Drop for Scratch<C> {
+    fn drop(&mut self) {
+        let words = self.used.div_ceil(8).min(C);
+        for w in self.buf.iter_mut().take(words) {
+            // SAFETY: `w` is a valid, aligned, owned word; a volatile write is not elided.
+            unsafe { core::ptr::write_volatile(w.as_mut_ptr(), 0) };
+        }
+        core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// The arrays of one hot call (`ctx`, one input, one output), moved the cheapest safe way (see
+/// [`Env::call`]).
+pub(crate) struct Call<'e> {
+    env: &'e Env,
+    copied: Option<Copied>,
+    pins: Option<Pins<'e, 1>>,
+    out: jbyteArray,
+}
+
+struct Copied {
+    ctx: Scratch<{ SHORT / 8 }>,
+    input: Scratch<{ COPY_IN / 8 }>,
+    out: Scratch<{ COPY_OUT / 8 }>,
+    /// The output capacity Kotlin gave (checked by the JVM when the result is copied back).
+    out_cap: usize,
+}
+
+/// The copied output as the bridge's [`Output`]: the `needed` bytes are zeroed on the stack.
+pub(crate) struct CopiedOut<'a> {
+    out: &'a mut Scratch<{ COPY_OUT / 8 }>,
+    cap: usize,
+}
+
+impl<'a> Output<'a> for CopiedOut<'a> {
+    fn take(self, needed: usize) -> Result<&'a mut [u8], Error> {
+        if needed > self.cap {
+            return Err(Error::BufferTooSmall);
+        }
+        self.out.zeroed(needed).ok_or(Error::BufferTooSmall)
+    }
+}
+
+impl Env {
+    /// The arrays of a hot call. Short ones (a `ctx` of at most [`SHORT`] bytes, an input of at
+    /// most [`COPY_IN`], an output capacity of at most [`COPY_OUT`]) are copied through the stack:
+    /// each input costs its length and one `GetByteArrayRegion`, and the output one
+    /// `SetByteArrayRegion` at the end ([`Call::finish`]), for the capacity `out_cap` the Kotlin
+    /// wrapper passes (`out.size`; the JVM checks the copy against the real array, so a wrong
+    /// one raises `ArrayIndexOutOfBoundsException`, never an overrun). That is five JNI calls
+    /// where pinning takes eight. Long ones are pinned ([`Env::pin`]), with every length read
+    /// from the arrays.
+    pub(crate) fn call(
+        &self,
+        ctx: jbyteArray,
+        input: jbyteArray,
+        out: jbyteArray,
+        out_cap: jint,
+    ) -> JResult<Call<'_>> {
+        let ctx_len = self.len(ctx).unwrap_or(0);
+        let in_len = self.len(input).unwrap_or(0);
+        let out_cap = usize::try_from(out_cap).map_err(|_| Fail::Status(Error::InvalidArgument))?;
+        if ctx_len > SHORT || in_len > COPY_IN || out_cap > COPY_OUT || out.is_null() {
+            let pins = self.pin(ctx, [input], out)?;
+            return Ok(Call {
+                env: self,
+                copied: None,
+                pins: Some(pins),
+                out,
+            });
+        }
+        let mut c = Copied {
+            ctx: Scratch::new(),
+            input: Scratch::new(),
+            out: Scratch::new(),
+            out_cap,
+        };
+        self.region(ctx, ctx_len, &mut c.ctx)?;
+        self.region(input, in_len, &mut c.input)?;
+        Ok(Call {
+            env: self,
+            copied: Some(c),
+            pins: None,
+            out,
+        })
+    }
+
+    /// Copy the `len` bytes of `array` (its length, read before) into `to`.
+    fn region<const C: usize>(
+        &self,
+        array: jbyteArray,
+        len: usize,
+        to: &mut Scratch<C>,
+    ) -> JResult<()> {
+        if len == 0 {
+            return Ok(());
+        }
+        if len > Scratch::<C>::BYTES {
+            return Err(Fail::Status(Error::Internal));
+        }
+        let n = jsize::try_from(len).map_err(|_| Fail::Status(Error::Internal))?;
+        let dst = to.ptr().cast::<jbyte>();
+        // SAFETY: a valid env and a live byte array of `len` bytes (its length read above, and
+        // arrays never change length), so the region is in bounds and raises nothing; `dst` has
+        // room for `len <= C * 8` bytes; no critical region is open.
+        unsafe { (self.fns().GetByteArrayRegion)(self.raw, array, 0, n, dst) };
+        to.used = len;
+        Ok(())
+    }
+}
+
+impl<'e> Call<'e> {
+    /// `ctx`, the input, and the output (an [`Output`] for the bridge).
+    pub(crate) fn split(&mut self) -> (&[u8], &[u8], CallOut<'_>) {
+        match (&mut self.copied, &mut self.pins) {
+            (Some(c), _) => (
+                c.ctx.bytes(),
+                c.input.bytes(),
+                CallOut::Copied(CopiedOut {
+                    out: &mut c.out,
+                    cap: c.out_cap,
+                }),
+            ),
+            (None, Some(p)) => {
+                let (ctx, [input], out) = p.split();
+                (ctx, input, CallOut::Pinned(out))
+            }
+            (None, None) => (&[], &[], CallOut::Pinned(&mut [])),
+        }
+    }
+
+    /// After a successful call that wrote `n` bytes of output: release the pins, or copy the
+    /// `n` bytes back into the Java array (one `SetByteArrayRegion`).
+    pub(crate) fn finish(self, n: usize) -> JResult<()> {
+        let Call {
+            env,
+            copied,
+            pins,
+            out,
+            ..
+        } = self;
+        drop(pins);
+        let Some(c) = copied else { return Ok(()) };
+        let bytes = c
+            .out
+            .bytes()
+            .get(..n)
+            .ok_or(Fail::Status(Error::Internal))?;
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let len = jsize::try_from(n).map_err(|_| Fail::Status(Error::Internal))?;
+        // SAFETY: a valid env and a live byte array; `bytes` holds `len` readable bytes; no
+        // critical region is open. The JVM checks the region against the array (an array shorter
+        // than the capacity Kotlin claimed raises ArrayIndexOutOfBoundsException).
+        unsafe {
+            (env.fns().SetByteArrayRegion)(env.raw, out, 0, len, bytes.as_ptr().cast::<jbyte>())
+        };
+        // No exception check: the Kotlin wrapper passes `out.size`, so this never throws; if a
+        // caller lied, the pending exception is what the JVM raises when the method returns.
+        Ok(())
+    }
+}
+
+/// The output of a [`Call`]: the copied stack buffer or the pinned array.
+pub(crate) enum CallOut<'a> {
+    Copied(CopiedOut<'a>),
+    Pinned(&'a mut [u8]),
+}
+
+impl<'a> Output<'a> for CallOut<'a> {
+    fn take(self, needed: usize) -> Result<&'a mut [u8], Error> {
+        match self {
+            CallOut::Copied(c) => c.take(needed),
+            CallOut::Pinned(out) => out.take(needed),
+        }
+    }
+}
+
+/// The longest `ctx` a hot call copies instead of pinning.
+const SHORT: usize = 256;
+
+/// The arrays of one hot call (see [`Env::pin`]).
 pub(crate) struct Pins<'e, const N: usize> {
     _env: PhantomData<&'e Env>,
+    short: [u8; SHORT],
+    short_len: usize,
+    ctx: Pinned,
     inputs: [Pinned; N],
     out: Pinned,
 }
 
 impl<const N: usize> Pins<'_, N> {
-    /// The inputs and the output.
-    pub(crate) fn split(&mut self) -> ([&[u8]; N], &mut [u8]) {
-        let Pins { inputs, out, .. } = self;
-        (inputs.each_ref().map(Pinned::slice), out.slice_mut())
+    /// `ctx`, the inputs and the output.
+    pub(crate) fn split(&mut self) -> (&[u8], [&[u8]; N], &mut [u8]) {
+        let Pins {
+            short,
+            short_len,
+            ctx,
+            inputs,
+            out,
+            ..
+        } = self;
+        let ctx = if ctx.ptr.is_null() {
+            short.get(..*short_len).unwrap_or_default()
+        } else {
+            ctx.slice()
+        };
+        (ctx, inputs.each_ref().map(Pinned::slice), out.slice_mut())
     }
 }
 

@@ -143,7 +143,7 @@ class ClientSession internal constructor(handle: Long) : AutoCloseable {
         val h = handle.acquire()
         try {
             val out = ByteArray(Native.clientSessionSealedLen(h, body.size))
-            val r = Native.clientSealRequest(h, ctx, body, nowMs, out)
+            val r = Native.clientSealRequest(h, ctx, body, nowMs, out, out.size)
             return SealedRequest(PendingRequest(unpackHigh(r)), out)
         } finally {
             handle.release()
@@ -163,7 +163,7 @@ class ClientSession internal constructor(handle: Long) : AutoCloseable {
     ): PendingRequest {
         val h = handle.acquire()
         try {
-            return PendingRequest(unpackHigh(Native.clientSealRequest(h, ctx, body, nowMs, out)))
+            return PendingRequest(unpackHigh(Native.clientSealRequest(h, ctx, body, nowMs, out, out.size)))
         } finally {
             handle.release()
         }
@@ -198,7 +198,7 @@ class ClientSession internal constructor(handle: Long) : AutoCloseable {
     fun openResponseInto(pending: PendingRequest, ctx: ByteArray, envelope: ByteArray, out: ByteArray): Int {
         val h = handle.acquire()
         try {
-            return Native.clientOpenResponse(h, pending.seq, ctx, envelope, out)
+            return Native.clientOpenResponse(h, pending.seq, ctx, envelope, out, out.size)
         } catch (e: Scv2Exception) {
             if (e.meansNotAResponse()) forgetHeld(h, pending)
             throw e

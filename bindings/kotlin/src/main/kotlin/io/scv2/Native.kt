@@ -1,6 +1,6 @@
 package io.scv2
 
-import java.util.concurrent.locks.ReentrantReadWriteLock
+import java.util.concurrent.atomic.AtomicLong
 
 /**
  * The native methods (ffi/src/natives.rs). Each is a thin shell over one function of the Rust
@@ -64,19 +64,19 @@ internal object Native {
     @JvmStatic external fun clientSessionSealedLen(session: Long, bodyLen: Int): Int
 
     /**
-     * Seal a request into the caller's `out`: returns `seq shl 32 or envelopeLen`
-     * (`scv2_client_seal_request`).
+     * Seal a request into the caller's `out` (`outLen`: `out.size`): returns `seq shl 32 or
+     * envelopeLen` (`scv2_client_seal_request`).
      */
     @JvmStatic external fun clientSealRequest(
-        session: Long, ctx: ByteArray, body: ByteArray, nowMs: Long, out: ByteArray
+        session: Long, ctx: ByteArray, body: ByteArray, nowMs: Long, out: ByteArray, outLen: Int
     ): Long
 
     /**
-     * Open the response to request `seq` into the caller's `out`: returns the body length
-     * (`scv2_client_open_response`).
+     * Open the response to request `seq` into the caller's `out` (`outLen`: `out.size`): returns
+     * the body length (`scv2_client_open_response`).
      */
     @JvmStatic external fun clientOpenResponse(
-        session: Long, seq: Long, ctx: ByteArray, envelope: ByteArray, out: ByteArray
+        session: Long, seq: Long, ctx: ByteArray, envelope: ByteArray, out: ByteArray, outLen: Int
     ): Int
 
     /**
@@ -140,19 +140,19 @@ internal object Native {
     @JvmStatic external fun serverSessionSealedLen(session: Long, bodyLen: Int): Int
 
     /**
-     * Open a request into the caller's `out`: returns `seq shl 32 or bodyLen`
-     * (`scv2_server_open_request`).
+     * Open a request into the caller's `out` (`outLen`: `out.size`): returns `seq shl 32 or
+     * bodyLen` (`scv2_server_open_request`).
      */
     @JvmStatic external fun serverOpenRequest(
-        session: Long, ctx: ByteArray, envelope: ByteArray, nowMs: Long, out: ByteArray
+        session: Long, ctx: ByteArray, envelope: ByteArray, nowMs: Long, out: ByteArray, outLen: Int
     ): Long
 
     /**
-     * Seal the response to request `seq` into the caller's `out`: returns the envelope length
-     * (`scv2_server_seal_response`).
+     * Seal the response to request `seq` into the caller's `out` (`outLen`: `out.size`): returns
+     * the envelope length (`scv2_server_seal_response`).
      */
     @JvmStatic external fun serverSealResponse(
-        session: Long, seq: Long, ctx: ByteArray, body: ByteArray, out: ByteArray
+        session: Long, seq: Long, ctx: ByteArray, body: ByteArray, out: ByteArray, outLen: Int
     ): Int
 
     /** Forget request `seq` without answering it (`scv2_server_forget_request`). */
@@ -164,56 +164,48 @@ internal object Native {
 }
 
 /**
- * Owns one native handle. Calls take the read lock (so several threads may use a session at
- * once, as the C ABI allows); [close] takes the write lock, so the `_free` function never races
- * with a call in flight, and runs once. Use after close throws [IllegalStateException].
+ * Owns one native handle. Every call holds it (a count of calls in flight, so several threads may
+ * use a session at once, as the native side allows); [close] marks it closed at once (later calls
+ * throw [IllegalStateException]), waits for the calls in flight, then runs `free` exactly once.
+ * Holding it costs one atomic increment and one decrement (no lock, no thread-local bookkeeping).
  */
 internal class NativeHandle(handle: Long, private val what: String, private val free: (Long) -> Unit) {
-    private val lock = ReentrantReadWriteLock()
-    @Volatile private var handle: Long = handle
+    /** Bit 62: closed; the bits below: calls in flight. */
+    private val state = AtomicLong(0L)
+    private val handle: Long = handle
 
-    /** The live handle, with the read lock held: pair every call with [release]. */
+    /** The live handle, held: pair every call with [release]. */
     fun acquire(): Long {
-        val l = lock.readLock()
-        l.lock()
-        val h = handle
-        if (h == 0L) {
-            l.unlock()
-            throw IllegalStateException("$what is closed")
+        while (true) {
+            val s = state.get()
+            if (s and CLOSED != 0L) throw IllegalStateException("$what is closed")
+            if (state.compareAndSet(s, s + 1)) return handle
         }
-        return h
     }
 
     fun release() {
-        lock.readLock().unlock()
+        state.decrementAndGet()
     }
 
-    val isClosed: Boolean get() = handle == 0L
+    val isClosed: Boolean get() = state.get() and CLOSED != 0L
 
-    /** Free the handle (zeroizing its secrets) once; later calls do nothing. */
+    /** Free the handle (zeroizing its secrets) once, after the calls in flight; later calls do nothing. */
     fun close() {
-        val l = lock.writeLock()
-        l.lock()
-        try {
-            val h = handle
-            if (h != 0L) {
-                handle = 0L
-                free(h)
-            }
-        } finally {
-            l.unlock()
+        while (true) {
+            val s = state.get()
+            if (s and CLOSED != 0L) return
+            if (state.compareAndSet(s, s or CLOSED)) break
         }
+        // Calls in flight finish (they are short: a seal or an open); new ones are refused.
+        var spins = 0
+        while (state.get() != CLOSED) {
+            if (++spins < 100) Thread.yield() else Thread.sleep(1)
+        }
+        if (handle != 0L) free(handle)
     }
 
-    /** Forget the handle without freeing it (ownership moved elsewhere). */
-    fun forget() {
-        val l = lock.writeLock()
-        l.lock()
-        try {
-            handle = 0L
-        } finally {
-            l.unlock()
-        }
+    private companion object {
+        const val CLOSED = 1L shl 62
     }
 }
 
