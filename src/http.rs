@@ -147,9 +147,12 @@ mod tests {
         ] {
             assert_eq!(ctx(m, t), Err(Error::InvalidArgument), "{m:?} {t:?}");
         }
-        let long = format!("/{}", "a".repeat(MAX_CTX));
-        assert_eq!(ctx("GET", &long), Err(Error::PayloadTooLarge));
-        assert_eq!(ctx("G", &long[..MAX_CTX - 2]).unwrap().len(), MAX_CTX);
+        // The cap (skipped under Miri, where the 4 KiB string searches take half a minute).
+        if !cfg!(miri) {
+            let long = format!("/{}", "a".repeat(MAX_CTX));
+            assert_eq!(ctx("GET", &long), Err(Error::PayloadTooLarge));
+            assert_eq!(ctx("G", &long[..MAX_CTX - 2]).unwrap().len(), MAX_CTX);
+        }
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! A hostile-input campaign (issue 5), section by section.
+//! A hostile-input campaign, section by section.
 //!
 //! Every section throws one family of bad inputs at the four entry points that read bytes from
 //! the network (the server's `accept` of a type 1 and `open_request` of a type 2, the client's

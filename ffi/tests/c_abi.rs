@@ -453,7 +453,10 @@ fn backend_name_matches_the_core() {
 /// A client whose requests are answered in plaintext (HTTP 429, 400, 401) never gets a type 129
 /// for them: without `scv2_client_forget_request` the session's table of outstanding requests
 /// fills up after `SCV2_MAX_OUTSTANDING` of them, and even the next request is refused.
+// 1026 AES-GCM seals: minutes under Miri, which checks the same table through the unit tests of
+// ffi/src/table.rs and the shorter forget test below.
 #[test]
+#[cfg_attr(miri, ignore)]
 fn unanswered_requests_fill_the_table_unless_forgotten() {
     let p = CPair::new();
     let mut env = [0u8; 256];
@@ -482,7 +485,7 @@ fn unanswered_requests_fill_the_table_unless_forgotten() {
 fn three_thousand_plaintext_answers_then_a_normal_exchange() {
     let p = CPair::new();
     let (mut env, mut plain, mut resp, mut out) = ([0u8; 256], [0u8; 256], [0u8; 256], [0u8; 256]);
-    let rounds = if cfg!(miri) { 40 } else { 3000 };
+    let rounds = if cfg!(miri) { 3 } else { 3000 };
     for i in 1..=rounds {
         let (n, seq) = p
             .seal_request(CTX, b"{\"password\":\"x\"}", &mut env)
