@@ -54,13 +54,14 @@ runs = {s: [load_dir(os.path.join(work, f"{s}-{r}")) for r in range(1, rounds + 
 keys = sorted(set().union(*[set(d) for d in runs["base"] + runs["new"]]))
 print(f"{rounds} alternating rounds; load average at the end {load}; criterion medians, ns")
 print()
-print("| benchmark | before (median of rounds) | after | after / before |")
-print("|---|---:|---:|---:|")
+print("| benchmark | before (median of rounds) | after | after / before | rounds before / after |")
+print("|---|---:|---:|---:|---|")
 for k in keys:
     b = [d[k] for d in runs["base"] if k in d]
     n = [d[k] for d in runs["new"] if k in d]
     if not b or not n:
         continue
     mb, mn = statistics.median(b), statistics.median(n)
-    print(f"| {k} | {mb:.0f} | {mn:.0f} | {mn / mb:.3f} |")
+    each = " ".join(f"{x:.0f}" for x in b) + " / " + " ".join(f"{x:.0f}" for x in n)
+    print(f"| {k} | {mb:.0f} | {mn:.0f} | {mn / mb:.3f} | {each} |")
 PY

@@ -98,7 +98,7 @@ pub struct Pair {
     pub server: Server,
     /// The client configuration (the key pinned).
     pub config: ClientConfig,
-    /// The type 1 and the type 130 of the handshake.
+    /// The type 1 of the handshake.
     pub kx: Vec<u8>,
     /// The type 130.
     pub kxr: Vec<u8>,
