@@ -42,14 +42,15 @@ section = f"""<!-- jni:begin -->
 release `libscv2.so` built with `--features jni`). One exchange = client seal_request + server
 open_request + server seal_response + client open_response (2 seals + 2 opens, ctx
 `POST /web/v1/auth/login`, answer as long as the body), all in one JVM process; figures are ns per
-exchange, medians over 31 runs of 4000 exchanges after warm-up (`System.nanoTime` loops; JMH is
-not available here). "Rust core API" and "C ABI from Rust" are the same loop timed inside Rust
+exchange, medians over 201 runs of 400 exchanges after warm-up, the four variants back to back in
+each run (`System.nanoTime` loops; JMH is not available here). "Rust core API" and "C ABI from Rust" are the same loop timed inside Rust
 (`BenchNative.rustBaselineNanos`, a separate library) over the core API and over the `scv2_*`
 functions (handle checks, token table); the Kotlin calls go through the JNI shells, which call the
 same bridge as the C ABI. "new arrays" is the Kotlin API that returns fresh `ByteArray`s (one extra
 size query per seal/open and, on open, one copy of the plaintext to an exact-size array); "reused
-buffers" is the `...Into` API. The last column is (Kotlin - C ABI) / 4 calls: the cost of the JNI
-crossing, the handle's in-flight count and moving the arrays, per call.
+buffers" is the `...Into` API. The last column is the median over the runs of (Kotlin − C ABI) / 4
+calls, each run against its own C-ABI neighbour: the cost of the JNI crossing, the handle's
+in-flight count and moving the arrays, per call.
 
 {rows}
 

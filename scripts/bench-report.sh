@@ -10,7 +10,10 @@
 # Never run it with RUSTFLAGS="-C target-cpu=native" (see BENCHMARKS.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+# Absolute: criterion writes to $CARGO_TARGET_DIR/criterion from each package's directory.
+mkdir -p "${CARGO_TARGET_DIR:-target}"
+CARGO_TARGET_DIR="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)"
+export CARGO_TARGET_DIR
 if [[ "${RUSTFLAGS:-}" == *target-cpu* ]]; then
     echo "refusing to benchmark with RUSTFLAGS=$RUSTFLAGS (target-cpu skews SHA-256)" >&2
     exit 2

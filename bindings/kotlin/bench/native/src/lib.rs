@@ -6,7 +6,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use jni_sys::{jboolean, jclass, jint, jlong, JNIEnv};
+use jni_sys::{jboolean, jbyte, jbyteArray, jclass, jint, jlong, jsize, JNIEnv};
 use scv2_test_support::{c_pair::CPair, pair::Pair};
 
 const CTX: &[u8] = b"POST /web/v1/auth/login";
@@ -36,6 +36,41 @@ pub extern "system" fn Java_io_scv2_BenchNative_rustBaselineNanos(
     .ok()
     .flatten()
     .unwrap_or(-1)
+}
+
+/// `io.scv2.BenchNative.arrays(ctx, input, out, outCap, copy)`: the JNI part of a hot call alone,
+/// to split the Kotlin overhead: with `copy` false nothing but the crossing with four arguments;
+/// with `copy` true also what `ffi/src/jni` does with short arrays (two `GetArrayLength`, two
+/// `GetByteArrayRegion` into the stack, one `SetByteArrayRegion` of `input`'s length + 32 bytes,
+/// at most `outCap`). Returns the bytes written.
+#[no_mangle]
+pub extern "system" fn Java_io_scv2_BenchNative_arrays(
+    env: *mut JNIEnv,
+    _class: jclass,
+    ctx: jbyteArray,
+    input: jbyteArray,
+    out: jbyteArray,
+    out_cap: jint,
+    copy: jboolean,
+) -> jint {
+    if !copy {
+        return out_cap;
+    }
+    let mut buf = [0u8; 2048];
+    // SAFETY: the JVM's env and live local references to byte arrays (the benchmark passes
+    // non-null arrays of at most 1024 bytes, `outCap` at most out's length), so every region is in
+    // bounds and `buf` has room for each.
+    unsafe {
+        let f = &(**env).v1_2;
+        let c = (f.GetArrayLength)(env, ctx);
+        let n = (f.GetArrayLength)(env, input);
+        (f.GetByteArrayRegion)(env, ctx, 0, c, buf.as_mut_ptr().cast::<jbyte>());
+        (f.GetByteArrayRegion)(env, input, 0, n, buf.as_mut_ptr().add(256).cast::<jbyte>());
+        let m: jsize = (n + 32).min(out_cap);
+        (f.SetByteArrayRegion)(env, out, 0, m, buf.as_ptr().add(256).cast::<jbyte>());
+        black_box(&buf);
+        m
+    }
 }
 
 fn rust_loop(body: &[u8], iterations: u32) -> Option<u128> {
