@@ -43,8 +43,11 @@ pub extern "system" fn Java_io_scv2_BenchNative_rustBaselineNanos(
 /// with `copy` true also what `ffi/src/jni` does with short arrays (two `GetArrayLength`, two
 /// `GetByteArrayRegion` into the stack, one `SetByteArrayRegion` of `input`'s length + 32 bytes,
 /// at most `outCap`). Returns the bytes written.
+///
+/// # Safety
+/// Called by the JVM only: `env` is the calling thread's env, the arrays live local references.
 #[no_mangle]
-pub extern "system" fn Java_io_scv2_BenchNative_arrays(
+pub unsafe extern "system" fn Java_io_scv2_BenchNative_arrays(
     env: *mut JNIEnv,
     _class: jclass,
     ctx: jbyteArray,
