@@ -29,8 +29,9 @@ pub fn check_window(w: u32) -> Result<()> {
     }
 }
 
-/// A replay window. Not synchronized (a session shares its window between threads as a
-/// [`SharedWindow`]).
+/// A replay window. Not synchronized: a [`ServerSession`](crate::ServerSession) keeps its window
+/// in a lock-free shared form of its own, built from a `ReplayWindow` and snapshotted into the
+/// export blob.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ReplayWindow {
     window: u32,

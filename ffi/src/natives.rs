@@ -1,11 +1,11 @@
-//! The native methods of the Kotlin binding, declared once in a table ([`natives!`]): each entry
+//! The native methods of the Kotlin binding, declared once in a table (`natives!`): each entry
 //! gives the Kotlin class, the method, its parameters and its body (a call of the bridge). The
 //! macro makes, from the same entry,
 //!
 //! - the exported JNI function `Java_io_scv2_<Class>_<method>` (feature `jni`), its body inside
 //!   `jni_boundary!` (one `catch_unwind`), handle parameters turned into references (one
 //!   `// SAFETY:` for all of them, in the macro);
-//! - a [`Declaration`] in [`DECLARATIONS`], from which `ffi/tests/generated.rs` writes the
+//! - a [`Declaration`](crate::natives::Declaration) in [`DECLARATIONS`](crate::natives::DECLARATIONS), from which `ffi/tests/generated.rs` writes the
 //!   `external fun` block of `Native.kt` and checks the test-only declarations of the Kotlin tests.
 //!
 //! Parameter kinds: `Long`, `Int`, `Boolean` (as they are), `Bytes` / `BytesOrNull` (a

@@ -2,12 +2,12 @@
 //! C and Kotlin (`PendingRequest` on the client, `ResponseSlot` on the server), keyed by sequence
 //! number: foreign callers hold sequence numbers, the table holds the core's tokens.
 //!
-//! [`MAX_OUTSTANDING`] slots are allocated when the session handle is created and never grow.
+//! [`MAX_OUTSTANDING`](crate::table::MAX_OUTSTANDING) slots are allocated when the session handle is created and never grow.
 //! Each slot is one atomic state word and one token cell:
 //!
 //! - `EMPTY` (0): free;
 //! - `BUSY` (`u64::MAX`): owned by exactly one thread, which won it with a compare-exchange
-//!   ([`TokenTable::claim`] from `EMPTY`, [`TokenTable::take`] from a sequence number) and is the
+//!   (`TokenTable::claim` from `EMPTY`, `TokenTable::take` from a sequence number) and is the
 //!   only one to touch the cell until it stores a new state;
 //! - a sequence number `n` (1..=2^32 − 1): the cell holds the token for `n`, written before the
 //!   state was stored with `Release`; the `Acquire` compare-exchange of `take` sees it.

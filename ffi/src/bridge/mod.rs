@@ -3,7 +3,7 @@
 //! semantics. No `unsafe` here: the shells turn raw pointers and Java arrays into slices and
 //! handle references, the bridge does everything else:
 //!
-//! - the **output-size rule**: an operation asks its [`Output`] for exactly the bytes the core
+//! - the **output-size rule**: an operation asks its [`Output`](crate::bridge::Output) for exactly the bytes the core
 //!   says it needs (`sealed_len`, `max_open_len`, `key_exchange_len`, ...), before any
 //!   cryptography, so a short buffer changes no state and the caller learns the size;
 //! - the **token tables**: foreign callers hold sequence numbers, the session handles hold the
@@ -11,7 +11,7 @@
 //! - the id and key arguments given as bytes;
 //! - the names and numbers (status names, the backend name) as C strings built from the core.
 //!
-//! Every function returns the core's [`Error`]; the shells turn it into a status code or an
+//! Every function returns the core's [`Error`](scv2::Error); the shells turn it into a status code or an
 //! exception.
 
 #![forbid(unsafe_code)]

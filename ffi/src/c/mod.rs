@@ -1,5 +1,5 @@
 //! The C ABI (`include/scv2.h`): thin `extern "C"` shells over the bridge. Each one turns its
-//! raw arguments into handles and slices with the argument macros of [`args`] (one `// SAFETY:`
+//! raw arguments into handles and slices with the argument macros of `args` (one `// SAFETY:`
 //! per macro), calls one bridge function, and turns the result into a status code and
 //! out-parameters. Every entry point:
 //! - goes through `ffi_boundary!`, which catches any panic so that none unwinds into C (a panic
