@@ -4,68 +4,34 @@
 //! memory` prints lines of the form `name: value` that `scripts/bench-report.sh` copies into
 //! BENCHMARKS.md.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
-
-use rand_chacha::rand_core::SeedableRng;
-use rand_chacha::ChaCha20Rng;
-
-use scv2::{ClientConfig, ClientHandshake, PinnedKey, Server, ServerConfig, ServerKey};
-
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards every call to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same layout contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: `ptr` was allocated by `System` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(
-            new_size as isize - layout.size() as isize,
-            Ordering::Relaxed,
-        );
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use scv2_test_support::alloc::{allocations_in, live_bytes, Counting};
+use scv2_test_support::pair::Options;
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
 fn main() {
-    const NOW: u64 = 1_800_000_000_000;
-    let mut rng = ChaCha20Rng::seed_from_u64(1);
-    let mut server = Server::new(ServerConfig::default());
-    let key = ServerKey::generate("mem", 0, None, &mut rng).unwrap();
-    let mut config = ClientConfig::new();
-    config.pin(PinnedKey::new("mem", *key.public_key()).unwrap());
-    server.add_key(key).unwrap();
+    // The harness's server and client (default padding and window), a 22-character session id.
+    let options = Options {
+        key_id: "mem".to_owned(),
+        session_id: "0123456789abcdefghijkl".to_owned(),
+        expires_at_ms: u64::MAX,
+        ..Options::default()
+    };
+    let now = options.now_ms;
+    let (server, config) = options.server_and_config();
 
     // Sessions are boxed so that their inline size is counted on the heap too.
-    let (hs, kx) = ClientHandshake::start(&config, "mem", b"", &mut rng).unwrap();
-    let accepted = server.accept(&kx, NOW).unwrap();
-    let before = LIVE.load(Ordering::Relaxed);
-    let (server_session, kxr) = accepted
-        .respond("0123456789abcdefghijkl", u64::MAX, b"", &mut rng)
-        .map(|(s, e)| (Box::new(s), e))
-        .unwrap();
+    let (hs, kx) = options.start(&config, 0);
+    let accepted = server.accept(&kx, now).unwrap();
+    let before = live_bytes();
+    let (server_session, kxr) = options.respond(accepted);
+    let server_session = Box::new(server_session);
     let kxr_len = kxr.len() as isize;
-    let server_bytes = LIVE.load(Ordering::Relaxed) - before - kxr_len;
-    let before = LIVE.load(Ordering::Relaxed);
-    let client_session = Box::new(hs.finish(&kxr, NOW).unwrap());
-    let client_bytes = LIVE.load(Ordering::Relaxed) - before;
+    let server_bytes = live_bytes() - before - kxr_len;
+    let before = live_bytes();
+    let client_session = Box::new(hs.finish(&kxr, now).unwrap());
+    let client_bytes = live_bytes() - before;
 
     // Hot path: allocations during seal/open (buffers prepared outside the count).
     let ctx = b"POST /web/v1/system/auth/password/init";
@@ -74,22 +40,22 @@ fn main() {
     let mut plain = vec![0u8; req.len()];
     let mut resp = vec![0u8; server_session.sealed_len(body.len())];
     let mut out = vec![0u8; resp.len()];
-    let allocs_before = ALLOCATIONS.load(Ordering::Relaxed);
-    for _ in 0..1000 {
-        let (pending, n) = client_session
-            .seal_request(ctx, &body, NOW, &mut req)
-            .unwrap();
-        let (slot, _) = server_session
-            .open_request(ctx, &req[..n], NOW, &mut plain)
-            .unwrap();
-        let m = server_session
-            .seal_response(slot, ctx, &body, &mut resp)
-            .unwrap();
-        client_session
-            .open_response(pending, ctx, &resp[..m], &mut out)
-            .unwrap();
-    }
-    let hot_allocs = ALLOCATIONS.load(Ordering::Relaxed) - allocs_before;
+    let ((), hot_allocs) = allocations_in(|| {
+        for _ in 0..1000 {
+            let (pending, n) = client_session
+                .seal_request(ctx, &body, now, &mut req)
+                .unwrap();
+            let (slot, _) = server_session
+                .open_request(ctx, &req[..n], now, &mut plain)
+                .unwrap();
+            let m = server_session
+                .seal_response(slot, ctx, &body, &mut resp)
+                .unwrap();
+            client_session
+                .open_response(pending, ctx, &resp[..m], &mut out)
+                .unwrap();
+        }
+    });
 
     println!("backend: {}", scv2::primitives::BACKEND);
     println!("server_session_bytes: {server_bytes}");

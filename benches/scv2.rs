@@ -13,10 +13,8 @@ use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
 use scv2::primitives::{AeadKey, BACKEND};
-use scv2::{
-    ClientConfig, ClientHandshake, ClientSession, PinnedKey, ReplayWindow, Server, ServerConfig,
-    ServerKey, ServerSession, BODY_OFFSET_IN_PLACE,
-};
+use scv2::{ClientHandshake, ReplayWindow, BODY_OFFSET_IN_PLACE};
+use scv2_test_support::pair::{Options, Pair};
 
 const NOW: u64 = 1_800_000_000_000;
 const CTX: &[u8] = b"POST /web/v1/system/auth/password/init";
@@ -27,38 +25,22 @@ const SIZES: [(usize, &str); 4] = [
     (1 << 20, "1MiB"),
 ];
 
-struct Setup {
-    server: Server,
-    config: ClientConfig,
-    client: ClientSession,
-    session: ServerSession,
-}
-
 /// Sessions with padding block 1 (marker only), so that scv2 and the raw AEAD encrypt the same
-/// number of bytes (plus the one marker byte).
-fn setup() -> Setup {
-    let mut rng = ChaCha20Rng::seed_from_u64(7);
-    let cfg = ServerConfig::default().with_padding_block(1).unwrap();
-    let mut server = Server::new(cfg);
-    let key = ServerKey::generate("bench", 0, None, &mut rng).unwrap();
-    let mut config = ClientConfig::new();
-    config.pin(PinnedKey::new("bench", *key.public_key()).unwrap());
-    config.set_padding_block(1).unwrap();
-    server.add_key(key).unwrap();
-    let (hs, kx) = ClientHandshake::start(&config, "bench", b"", &mut rng).unwrap();
-    let sid = scv2::generate_session_id(&mut rng).unwrap();
-    let (session, kxr) = server
-        .accept(&kx, NOW)
-        .unwrap()
-        .respond(&sid, u64::MAX, b"", &mut rng)
-        .unwrap();
-    let client = hs.finish(&kxr, NOW).unwrap();
-    Setup {
-        server,
-        config,
-        client,
-        session,
+/// number of bytes (plus the one marker byte): the shared harness's pair, with a 22-character
+/// session id (the length of a generated one) and no expiry.
+fn setup() -> Pair {
+    Options {
+        seed: 7,
+        key_id: "bench".to_owned(),
+        key_created_at_ms: 0,
+        client_block: 1,
+        server_block: 1,
+        session_id: "0123456789abcdefghijkl".to_owned(),
+        expires_at_ms: u64::MAX,
+        now_ms: NOW,
+        ..Options::default()
     }
+    .build()
 }
 
 /// The raw-AEAD baseline uses associated data of the same length as scv2's:

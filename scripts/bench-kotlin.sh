@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# JNI-overhead benchmark of the Kotlin binding (not part of CI): builds the release cdylib with
-# --features jni, compiles io.scv2 + bindings/kotlin/bench with kotlinc, runs io.scv2.Bench and
+# JNI-overhead benchmark of the Kotlin binding (not part of CI): builds the release libscv2.so with
+# --features jni and the benchmark's Rust baseline (libscv2_bench.so, bindings/kotlin/bench/native),
+# compiles io.scv2 + bindings/kotlin/bench with kotlinc, runs io.scv2.Bench and
 # writes its table into BENCHMARKS.md between <!-- jni:begin --> and <!-- jni:end --> (creating the
 # file with just that section if it does not exist; the rest of the file is left alone).
 # Honours CARGO_TARGET_DIR.
@@ -19,7 +20,8 @@ if ! command -v kotlinc >/dev/null || [ ! -f "$JAVA_LIB/kotlin-stdlib-jdk7.jar" 
     apt-get install -y -qq kotlin >/dev/null
 fi
 
-cargo build --release --lib --features jni
+cargo build --release -p libscv2 --features jni
+cargo build --release -p scv2-jni-bench
 rm -rf "$BUILD"
 mkdir -p "$BUILD/classes"
 kotlinc -nowarn -cp "$KT_CP" -d "$BUILD/classes" bindings/kotlin/src/main/kotlin bindings/kotlin/bench \
@@ -40,18 +42,22 @@ section = f"""<!-- jni:begin -->
 release `libscv2.so` built with `--features jni`). One exchange = client seal_request + server
 open_request + server seal_response + client open_response (2 seals + 2 opens, ctx
 `POST /web/v1/auth/login`, answer as long as the body), all in one JVM process; figures are ns per
-exchange, medians over 31 runs of 4000 exchanges after warm-up (`System.nanoTime` loops; JMH is
-not available here). "Rust core API" and "C ABI from Rust" are the same loop timed inside Rust
-(`Native.rustBaselineNanos`) over the core API and over the `scv2_*` functions the JNI shims call
-(handle checks, token table); "new arrays" is the Kotlin API that returns fresh `ByteArray`s (one
-extra size query per seal/open and, on open, one copy of the plaintext to an exact-size array);
-"reused buffers" is the `...Into` API. The last column is (Kotlin - C ABI) / 4 calls: the cost of
-the JNI crossing, the handle lock and the array pinning per call.
+exchange, medians over 201 runs of 400 exchanges after warm-up, the four variants back to back in
+each run (`System.nanoTime` loops; JMH is not available here). "Rust core API" and "C ABI from Rust" are the same loop timed inside Rust
+(`BenchNative.rustBaselineNanos`, a separate library) over the core API and over the `scv2_*`
+functions (handle checks, token table); the Kotlin calls go through the JNI shells, which call the
+same bridge as the C ABI. "new arrays" is the Kotlin API that returns fresh `ByteArray`s (one extra
+size query per seal/open and, on open, one copy of the plaintext to an exact-size array); "reused
+buffers" is the `...Into` API. The last column is the median over the runs of (Kotlin − C ABI) / 4
+calls, each run against its own C-ABI neighbour: the cost of the JNI crossing, the handle's
+in-flight count and moving the arrays, per call.
 
 {rows}
 
-Arrays cross JNI with `GetPrimitiveArrayCritical` (inputs pinned read-only, outputs written by Rust
-in place), so no body or envelope is copied at the boundary.
+On the seal/open calls, a ctx of at most 256 bytes, an input of at most 1024 bytes and an output
+capacity of at most 1152 bytes cross with `GetByteArrayRegion`/`SetByteArrayRegion` through stack
+buffers that are wiped afterwards; longer arrays are pinned with `GetPrimitiveArrayCritical`
+(inputs read-only, outputs written by Rust in place).
 <!-- jni:end -->"""
 path = "BENCHMARKS.md"
 if os.path.exists(path):

@@ -123,6 +123,10 @@ def main():
         if rs and ss and ro and so:
             targets.append((f"`{be}`: seal and open at 64 B within +40 ns of raw AEAD",
                             verdict(max(ss - rs, so - ro) <= 40, f"seal {ss - rs:+.0f} ns, open {so - ro:+.0f} ns")))
+        oc = g(be, "envelope/64B", "scv2_open_request")
+        if ro and oc:
+            targets.append((f"`{be}`: open_request (copying) at 64 B within +40 ns of raw AEAD open",
+                            verdict(oc - ro <= 40, f"{oc - ro:+.0f} ns")))
         if be == "aws-lc" and ss:
             s16 = g(be, "envelope/16KiB", "scv2_seal_request_in_place")
             o16 = g(be, "envelope/16KiB", "scv2_open_request_in_place")

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Miri (undefined-behaviour checker) over the code that handles hostile bytes and raw pointers:
-#   - the parser unit tests (src/wire.rs) and the other small unit tests of the byte-level modules
-#     (padding, replay window, errors, web form, the C ABI's token table);
-#   - the FFI tests (tests/ffi.rs, tests/ffi_alloc.rs: the extern "C" entry points through raw
-#     pointers). tests/ffi_boundary.rs and tests/ffi_header.rs only scan the sources and run
-#     cbindgen; they call no FFI function and are left out;
+#   - the parser unit tests (src/wire.rs, every layout's round trip) and the other small unit tests
+#     of the byte-level modules (padding, replay window, errors, web form, HTTP binding, key
+#     schedule);
+#   - the boundary's unit tests (ffi/src: the lock-free token table with its threads, the bridge,
+#     the argument rules) and its C-ABI tests (ffi/tests/c_abi.rs, ffi/tests/alloc.rs: the
+#     extern "C" entry points through raw pointers). ffi/tests/boundary.rs, header.rs and
+#     generated.rs only scan sources and run cbindgen; they call no C function and are left out;
 #   - one full handshake with one request and one response (tests/hostile.rs,
 #     s9_one_full_exchange); the rest of tests/hostile.rs is `#[cfg_attr(miri, ignore)]`.
 # Proptests, big payloads and long loops stay out (cfg(miri) in the test files, or not selected
@@ -33,25 +35,22 @@ t0=$(date +%s)
 stage "rustup component add miri rust-src" rustup component add miri rust-src --toolchain nightly
 stage "sysroot (cargo miri setup)" cargo +nightly miri setup
 
-ffi_tests=()
-for f in tests/ffi.rs tests/ffi_alloc.rs; do
-    [ -f "$f" ] && ffi_tests+=("$(basename "$f" .rs)")
-done
-test_args=(--lib --test hostile)
-for t in "${ffi_tests[@]}"; do
-    test_args+=(--test "$t")
-done
-stage "build the test binaries" cargo +nightly miri test --features test-vectors "${test_args[@]}" --no-run
+stage "build the test binaries (core)" cargo +nightly miri test -p scv2 --features test-vectors \
+    --lib --test hostile --no-run
+stage "build the test binaries (boundary)" cargo +nightly miri test -p scv2-ffi --features test-vectors \
+    --lib --test c_abi --test alloc --no-run
 
 logs=$(mktemp -d)
 # Each run below is one test binary under Miri: `name|cargo args -- libtest args`.
 runs=(
-    "lib|--lib -- wire:: padding:: replay:: error:: web:: ffi::table:: --skip replay::tests::matches_model_exhaustively_on_a_pseudo_random_walk"
-    "hostile|--test hostile -- s9_one_full_exchange"
+    "lib|-p scv2 --lib -- wire:: padding:: replay:: error:: web:: http:: schedule:: --skip replay::tests::matches_model_exhaustively_on_a_pseudo_random_walk"
+    "hostile|-p scv2 --test hostile -- s9_one_full_exchange"
+    "alloc|-p scv2-ffi --test alloc"
+    "ffi-lib|-p scv2-ffi --lib"
+    # c_abi is the longest binary: two runs of it with disjoint filters use both cores.
+    "c_abi-2|-p scv2-ffi --test c_abi -- --skip handshake_lengths_and_single_use --skip nulls_and_bad_lengths_are_errors"
+    "c_abi-1|-p scv2-ffi --test c_abi -- handshake_lengths_and_single_use nulls_and_bad_lengths_are_errors"
 )
-for t in "${ffi_tests[@]}"; do
-    runs+=("$t|--test $t")
-done
 
 run_one() {
     local name=$1 args=$2 s rc=0

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The C harness: builds the static library (with the test-vector entry points), then builds every
-# C program in tests/c/ against include/scv2.h and runs it twice: under AddressSanitizer +
-# UndefinedBehaviorSanitizer, and under valgrind (memcheck, definite/indirect leaks are errors).
+# The C harness: builds the static library (package libscv2, with the test-vector entry points),
+# then builds every C program in tests/c/ against include/scv2.h and runs it twice: under
+# AddressSanitizer + UndefinedBehaviorSanitizer, and under valgrind (memcheck, definite/indirect
+# leaks are errors); finally installs the library with scripts/install.sh into a scratch prefix and
+# builds one program through `pkg-config --cflags --libs scv2` (linking libscv2.so).
 # Prints a final line "N passed, M failed" (checks counted by the C programs; a program that
 # crashes or reports sanitizer/valgrind errors counts as one failure) and exits non-zero on any
 # failure. Honours CARGO_TARGET_DIR (default: target).
@@ -27,8 +29,8 @@ need gcc gcc
 need valgrind valgrind
 need python3 python3
 
-echo "== cargo build --features test-vectors (staticlib)"
-CARGO_TARGET_DIR="$TARGET_DIR" cargo build --quiet --features test-vectors || { echo "0 passed, 1 failed"; exit 1; }
+echo "== cargo build -p libscv2 --features test-vectors (libscv2.a)"
+CARGO_TARGET_DIR="$TARGET_DIR" cargo build --quiet -p libscv2 --features test-vectors || { echo "0 passed, 1 failed"; exit 1; }
 LIB="$TARGET_DIR/debug/libscv2.a"
 [ -f "$LIB" ] || { echo "missing $LIB"; echo "0 passed, 1 failed"; exit 1; }
 
@@ -91,6 +93,24 @@ for src in tests/c/*.c; do
         echo "FAIL $name: build failed"; failed=$((failed + 1))
     fi
 done
+
+# The installed library, as a C user links it: scripts/install.sh into a scratch prefix, then one
+# program compiled with `pkg-config --cflags --libs scv2` (which links libscv2.so) and run.
+need pkg-config pkg-config
+PREFIX_DIR="$BUILD/prefix"
+rm -rf "$PREFIX_DIR"
+if CARGO_TARGET_DIR="$TARGET_DIR" bash scripts/install.sh "$PREFIX_DIR" --debug --features test-vectors >"$BUILD/install.log" 2>&1; then
+    PC_FLAGS="$(PKG_CONFIG_PATH="$PREFIX_DIR/lib/pkgconfig" pkg-config --cflags --libs scv2)"
+    # shellcheck disable=SC2086 # the pkg-config output is a list of flags
+    if gcc -std=c11 -D_POSIX_C_SOURCE=200809L -DSCV2_TEST_VECTORS -Wall -Wextra -Werror -O1 -I"$ROOT/tests/c" \
+        tests/c/exchange.c -o "$BUILD/exchange.pkgconfig" $PC_FLAGS; then
+        LD_LIBRARY_PATH="$PREFIX_DIR/lib" run exchange.pkgconfig "$BUILD/exchange.pkgconfig"
+    else
+        echo "FAIL exchange.c through pkg-config ($PC_FLAGS)"; failed=$((failed + 1))
+    fi
+else
+    echo "FAIL scripts/install.sh: see $BUILD/install.log"; failed=$((failed + 1))
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

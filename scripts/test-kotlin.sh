@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The Kotlin binding's tests (bindings/kotlin): builds libscv2.so with the JNI glue (a DEBUG build
-# with --features jni,test-vectors: the test-vector entry points refuse release builds), compiles
+# The Kotlin binding's tests (bindings/kotlin): builds libscv2.so with the JNI glue (package libscv2,
+# a DEBUG build with --features jni,test-vectors: the test-vector entry points refuse release builds), compiles
 # the io.scv2 package, its JUnit 5 tests and README's ```kotlin example with Debian's kotlinc 1.3,
 # runs them with the JUnit console launcher, and prints "N passed, M failed" last.
 # Installs kotlin and junit5 with apt-get if they are missing. Honours CARGO_TARGET_DIR.
@@ -27,12 +27,12 @@ fi
 kotlinc -version 2>&1 | grep -v '^OpenJDK' | tail -1
 stage_end "kotlin/junit5 packages"
 
-stage_start "cargo build --features jni,test-vectors (libscv2.so, debug)"
-cargo build --lib --features jni,test-vectors
+stage_start "cargo build -p libscv2 --features jni,test-vectors (libscv2.so, debug)"
+cargo build -p libscv2 --features jni,test-vectors
 LIBDIR="$TARGET/debug"
 [ -f "$LIBDIR/libscv2.so" ] || { echo "no $LIBDIR/libscv2.so"; exit 1; }
 sha256sum "$LIBDIR/libscv2.so"
-stage_end "cargo build --features jni,test-vectors (libscv2.so, debug)"
+stage_end "cargo build -p libscv2 --features jni,test-vectors (libscv2.so, debug)"
 
 stage_start "kotlinc (io.scv2, tests, README example)"
 rm -rf "$BUILD"

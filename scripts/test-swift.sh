@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Swift binding's tests (bindings/swift), run for real on Debian 12, which has no Swift:
 #
-#   1. cargo build --features test-vectors          -> $CARGO_TARGET_DIR/debug/libscv2.a (default target/)
+#   1. cargo build -p libscv2 --features test-vectors -> $CARGO_TARGET_DIR/debug/libscv2.a (default target/)
 #   2. a Debian 13 (trixie) minbase chroot with the distribution's `swiftlang` (Swift 6.0.3),
 #      created once per machine in $SCV2_SWIFT_CHROOT (default /var/cache/scv2-swift-chroot) and
 #      reused by later runs (debootstrap ~20 s and a ~540 MB apt download ~50 s on a fresh machine);
@@ -101,8 +101,8 @@ debian_mirror() { # the Debian archive apt on this machine already uses
 # ---- 1. the static library
 LIB="$TARGET_DIR/debug/libscv2.a"
 if [ "$SETUP_ONLY" = 0 ]; then
-    stage "cargo build --features test-vectors" \
-        env CARGO_TARGET_DIR="$TARGET_DIR" cargo build --quiet --features test-vectors \
+    stage "cargo build -p libscv2 --features test-vectors" \
+        env CARGO_TARGET_DIR="$TARGET_DIR" cargo build --quiet -p libscv2 --features test-vectors \
         || fail "cargo build failed"
     [ -f "$LIB" ] || fail "missing $LIB"
 fi

@@ -13,16 +13,16 @@ step() { # step "title": print the previous step's duration, then the new title
     echo "== $1"
 }
 
-step "cargo test (all suites, with the test-vector constructors; the gateway's store, multi-gateway and outage tests on a throwaway PostgreSQL)"
+step "cargo test (all suites of the workspace, with the test-vector constructors; the gateway's store, multi-gateway and outage tests on a throwaway PostgreSQL)"
 # scripts/with-postgres.sh starts a PostgreSQL 15 cluster in a temporary directory for the run and
 # exports SCV2_TEST_PG_URL: the gateway tests run against SQLite and PostgreSQL (under CI=true a
 # missing PostgreSQL is installed, or fails the run). The demo below keeps using SQLite.
 bash scripts/with-postgres.sh cargo test --workspace --features test-vectors
 
-step "cargo test with the aws-lc backend (same vectors, byte-identical envelopes)"
-cargo test --features test-vectors,aws-lc --lib --tests
+step "cargo test with the aws-lc backend (the core and the boundary: same vectors, byte-identical envelopes)"
+cargo test -p scv2 -p scv2-ffi --features test-vectors,aws-lc --lib --tests
 
-step "C harness: the C ABI under ASan+UBSan and valgrind"
+step "C harness: the C ABI under ASan+UBSan and valgrind, and installed through pkg-config"
 bash scripts/test-c.sh
 
 step "README's C example compiles against include/scv2.h"

@@ -20,15 +20,21 @@ pub struct Limits {
     pub max_payload: usize,
 }
 
-/// The largest `ctx` the wire format can carry (it is length-prefixed with a u16).
-pub const MAX_CTX: usize = u16::MAX as usize;
+pub use crate::wire::MAX_CTX;
+
+/// The default cap on an envelope (and on a request or response body carrying one): 1 MiB + 8 KiB.
+pub const DEFAULT_MAX_ENVELOPE: usize = (1 << 20) + 8192;
+/// The default cap on `ctx`.
+pub const DEFAULT_MAX_CTX: usize = 4096;
+/// The default cap on a plaintext sealed: 1 MiB.
+pub const DEFAULT_MAX_PAYLOAD: usize = 1 << 20;
 
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
-            max_envelope: (1 << 20) + 8192,
-            max_ctx: 4096,
-            max_payload: 1 << 20,
+            max_envelope: DEFAULT_MAX_ENVELOPE,
+            max_ctx: DEFAULT_MAX_CTX,
+            max_payload: DEFAULT_MAX_PAYLOAD,
         }
     }
 }

@@ -1,75 +1,94 @@
-//! The one error type of the library, with stable numeric codes.
+//! The one error type of the library, with stable numeric codes: the single source of every status
+//! code, name and description that crosses a boundary (the C header, the Kotlin and Swift enums and
+//! the vector file are generated from or checked against [`ALL_ERRORS`]).
 
 #![forbid(unsafe_code)]
 
 use core::fmt;
 
-/// Every way an SCv2 operation can fail.
-///
-/// The numeric codes ([`Error::code`]) are stable: they cross the C ABI, name the `error` field of the
-/// test-vector file ([`Error::name`]) and are never renumbered. A retired code stays reserved.
-///
-/// Authentication failures are deliberately coarse: a bad tag, a bad padding marker, a wrong `ctx`
-/// and a nonce outside the allowed range are all [`Error::DecryptionFailed`], so that a receiver
-/// never acts as a padding or tag oracle.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-#[repr(u8)]
-pub enum Error {
-    /// The bytes are not a well-formed envelope of the expected type (bad magic, wrong lengths,
-    /// trailing bytes, a known type at the wrong entry point, a bad key id encoding, ...).
-    MalformedEnvelope = 1,
-    /// The envelope's version byte is not `0x02`.
-    UnsupportedVersion = 2,
-    /// The envelope's type byte is not one SCv2 defines.
-    UnknownType = 3,
-    /// A type-1 envelope names a key id the server does not hold, or holds only as expired.
-    UnknownKeyId = 4,
-    /// The server's public key is not pinned by the client (and trust on first use is off).
-    UntrustedServerKey = 5,
-    /// A public key is not usable: wrong encoding, or an X25519 result that is all zeros.
-    InvalidPublicKey = 6,
-    /// Authentication failed: bad tag, bad padding, wrong `ctx`, or a nonce out of range.
-    DecryptionFailed = 7,
-    /// The request's sequence number was already accepted, or is older than the replay window.
-    Replayed = 8,
-    /// The session's `expiresAtMs` has passed.
-    SessionExpired = 9,
-    /// The session has used all its sequence numbers (2^32 − 1 requests); open a new one.
-    SessionExhausted = 10,
-    /// A response carries a sequence number other than the one of the request it answers.
-    ResponseMismatch = 11,
-    /// The output buffer is too small. Decided before any cryptography; no state changed.
-    BufferTooSmall = 12,
-    /// An input is longer than the configured maximum.
-    PayloadTooLarge = 13,
-    /// An argument is out of its documented range.
-    InvalidArgument = 14,
-    /// The object cannot do this now (closed session, finished handshake, wrong token).
-    InvalidState = 15,
-    /// A failure that should not happen (RNG failure, internal invariant). Report it.
-    Internal = 255,
+/// Declares [`Error`] from one table: variant, code, stable name, one-line message (`Display`),
+/// and the doc comment (also returned by [`Error::doc`], for the bindings' generated docs).
+macro_rules! errors {
+    ($( $(#[doc = $doc:literal])+ $variant:ident = $code:literal, $name:literal, $message:literal; )+) => {
+        /// Every way an SCv2 operation can fail.
+        ///
+        /// The numeric codes ([`Error::code`]) are stable: they cross the C ABI, name the `error`
+        /// field of the test-vector file ([`Error::name`]) and are never renumbered. A retired
+        /// code stays reserved.
+        ///
+        /// Authentication failures are deliberately coarse: a bad tag, a bad padding marker, a
+        /// wrong `ctx` and a nonce outside the allowed range are all [`Error::DecryptionFailed`],
+        /// so that a receiver never acts as a padding or tag oracle.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        #[repr(u8)]
+        pub enum Error {
+            $( $(#[doc = $doc])+ $variant = $code, )+
+        }
+
+        /// Every error, in code order (handy for bindings and tests that must cover them all).
+        pub const ALL_ERRORS: [Error; [$($code),+].len()] = [$(Error::$variant),+];
+
+        impl Error {
+            /// The stable snake_case name (as used in the vector file's `error` field).
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Error::$variant => $name,)+
+                }
+            }
+
+            /// A one-line description (the `Display` text).
+            pub const fn message(self) -> &'static str {
+                match self {
+                    $(Error::$variant => $message,)+
+                }
+            }
+
+            /// The variant's documentation, one paragraph (what the bindings' generated enums say).
+            pub const fn doc(self) -> &'static str {
+                match self {
+                    $(Error::$variant => concat!($($doc),+).trim_ascii(),)+
+                }
+            }
+        }
+    };
 }
 
-/// Every error, in code order (handy for bindings and tests that must cover them all).
-pub const ALL_ERRORS: [Error; 16] = [
-    Error::MalformedEnvelope,
-    Error::UnsupportedVersion,
-    Error::UnknownType,
-    Error::UnknownKeyId,
-    Error::UntrustedServerKey,
-    Error::InvalidPublicKey,
-    Error::DecryptionFailed,
-    Error::Replayed,
-    Error::SessionExpired,
-    Error::SessionExhausted,
-    Error::ResponseMismatch,
-    Error::BufferTooSmall,
-    Error::PayloadTooLarge,
-    Error::InvalidArgument,
-    Error::InvalidState,
-    Error::Internal,
-];
+errors! {
+    /// The bytes are not a well-formed envelope of the expected type (bad magic, wrong lengths,
+    /// trailing bytes, a known type at the wrong entry point, a bad key id encoding, ...).
+    MalformedEnvelope = 1, "malformed_envelope", "malformed SCv2 envelope";
+    /// The envelope's version byte is not `0x02`.
+    UnsupportedVersion = 2, "unsupported_version", "unsupported SCv2 version";
+    /// The envelope's type byte is not one SCv2 defines.
+    UnknownType = 3, "unknown_type", "unknown SCv2 envelope type";
+    /// A type-1 envelope names a key id the server does not hold, or holds only as expired.
+    UnknownKeyId = 4, "unknown_key_id", "unknown or expired server key id";
+    /// The server's public key is not pinned by the client (and trust on first use is off).
+    UntrustedServerKey = 5, "untrusted_server_key", "server key is not pinned";
+    /// A public key is not usable: wrong encoding, or an X25519 result that is all zeros.
+    InvalidPublicKey = 6, "invalid_public_key", "invalid public key";
+    /// Authentication failed: bad tag, bad padding, wrong `ctx`, or a nonce out of range.
+    DecryptionFailed = 7, "decryption_failed", "decryption failed";
+    /// The request's sequence number was already accepted, or is older than the replay window.
+    Replayed = 8, "replayed", "replayed or too old request";
+    /// The session's `expiresAtMs` has passed.
+    SessionExpired = 9, "session_expired", "session expired";
+    /// The session has used all its sequence numbers (2^32 − 1 requests); open a new one.
+    SessionExhausted = 10, "session_exhausted", "session sequence numbers exhausted";
+    /// A response carries a sequence number other than the one of the request it answers.
+    ResponseMismatch = 11, "response_mismatch", "response does not answer this request";
+    /// The output buffer is too small. Decided before any cryptography; no state changed.
+    BufferTooSmall = 12, "buffer_too_small", "output buffer too small";
+    /// An input is longer than the configured maximum.
+    PayloadTooLarge = 13, "payload_too_large", "input larger than the configured maximum";
+    /// An argument is out of its documented range.
+    InvalidArgument = 14, "invalid_argument", "invalid argument";
+    /// The object cannot do this now (closed session, finished handshake, wrong token).
+    InvalidState = 15, "invalid_state", "invalid state (closed or already used)";
+    /// A failure that should not happen (RNG failure, internal invariant). Report it.
+    Internal = 255, "internal", "internal error";
+}
 
 /// How a gateway answers a request that failed with a given [`Error`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,28 +108,6 @@ impl Error {
     /// The error for a numeric code, if it is one.
     pub fn from_code(code: u8) -> Option<Error> {
         ALL_ERRORS.iter().copied().find(|e| e.code() == code)
-    }
-
-    /// The stable snake_case name (as used in the vector file's `error` field).
-    pub const fn name(self) -> &'static str {
-        match self {
-            Error::MalformedEnvelope => "malformed_envelope",
-            Error::UnsupportedVersion => "unsupported_version",
-            Error::UnknownType => "unknown_type",
-            Error::UnknownKeyId => "unknown_key_id",
-            Error::UntrustedServerKey => "untrusted_server_key",
-            Error::InvalidPublicKey => "invalid_public_key",
-            Error::DecryptionFailed => "decryption_failed",
-            Error::Replayed => "replayed",
-            Error::SessionExpired => "session_expired",
-            Error::SessionExhausted => "session_exhausted",
-            Error::ResponseMismatch => "response_mismatch",
-            Error::BufferTooSmall => "buffer_too_small",
-            Error::PayloadTooLarge => "payload_too_large",
-            Error::InvalidArgument => "invalid_argument",
-            Error::InvalidState => "invalid_state",
-            Error::Internal => "internal",
-        }
     }
 
     /// The error with this stable name, if it is one.
@@ -163,24 +160,7 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Error::MalformedEnvelope => "malformed SCv2 envelope",
-            Error::UnsupportedVersion => "unsupported SCv2 version",
-            Error::UnknownType => "unknown SCv2 envelope type",
-            Error::UnknownKeyId => "unknown or expired server key id",
-            Error::UntrustedServerKey => "server key is not pinned",
-            Error::InvalidPublicKey => "invalid public key",
-            Error::DecryptionFailed => "decryption failed",
-            Error::Replayed => "replayed or too old request",
-            Error::SessionExpired => "session expired",
-            Error::SessionExhausted => "session sequence numbers exhausted",
-            Error::ResponseMismatch => "response does not answer this request",
-            Error::BufferTooSmall => "output buffer too small",
-            Error::PayloadTooLarge => "input larger than the configured maximum",
-            Error::InvalidArgument => "invalid argument",
-            Error::InvalidState => "invalid state (closed or already used)",
-            Error::Internal => "internal error",
-        })
+        f.write_str(self.message())
     }
 }
 
@@ -255,6 +235,21 @@ mod tests {
         }
         assert_eq!(Error::from_code(0), None);
         assert_eq!(Error::from_code(16), None);
+    }
+
+    #[test]
+    fn docs_and_messages_come_from_the_table() {
+        assert_eq!(
+            Error::UnsupportedVersion.doc(),
+            "The envelope's version byte is not `0x02`."
+        );
+        assert!(Error::MalformedEnvelope
+            .doc()
+            .contains("lengths, trailing bytes"));
+        for e in ALL_ERRORS {
+            assert!(!e.doc().is_empty() && !e.doc().starts_with(' '));
+            assert_eq!(e.to_string(), e.message());
+        }
     }
 
     #[test]

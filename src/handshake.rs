@@ -20,59 +20,19 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::config::{ClientConfig, Limits, ServerConfig};
 use crate::error::{Error, Result};
-use crate::keys::{ServerKey, LABEL};
+use crate::keys::{PinnedKey, ServerKey};
 use crate::padding;
-use crate::primitives::{
-    fill_random, hkdf_expand, hkdf_extract, sha256, AeadKey, Transcript, X25519Secret, NONCE_LEN,
-    TAG_LEN, X25519_LEN,
-};
+use crate::primitives::{fill_random, X25519Secret, NONCE_LEN, TAG_LEN, X25519_LEN};
 use crate::replay::ReplayWindow;
-use crate::session::{
-    check_session_id, ClientSession, KeyMaterial, ServerSession, SessionKeys, OKM_LEN,
-};
-use crate::wire::{self, KXR_HEADER_LEN, TYPE_KEY_EXCHANGE_RESPONSE};
+use crate::schedule::{stage1_keys, stage2_keys, SessionKeys, Stage1};
+use crate::session::{check_session_id, ClientSession, ServerSession};
+use crate::wire::{self, SessionGrant, KXR_HEADER_LEN, MAX_KEY_ID_LEN, MAX_SESSION_ID_LEN};
 
-/// HKDF info for the type-1 key.
-pub const INFO_KX_KEY: &[u8] = b"scv2 kx key";
-/// HKDF info prefix for the session keys (followed by `h2`).
-pub const INFO_SESSION_KEYS: &[u8] = b"scv2 session keys";
-
-/// `prk1` and the transcript after envelope 1 (`h1 || envelope1`), shared by both roles.
-struct Stage1 {
-    prk1: Zeroizing<[u8; 32]>,
-    transcript: Transcript,
-}
-
-/// `h1`, `prk1` and `k1` for a type-1 header.
-fn stage1_keys(
-    server_public: &[u8; X25519_LEN],
-    header1: &[u8],
-    es: &[u8; 32],
-) -> Result<(Zeroizing<[u8; 32]>, [u8; 32], AeadKey)> {
-    let h1 = sha256(&[LABEL, server_public, header1]);
-    let prk1 = hkdf_extract(&h1, es);
-    let mut k1 = Zeroizing::new([0u8; 32]);
-    hkdf_expand(prk1.as_ref(), &[INFO_KX_KEY], k1.as_mut())?;
-    Ok((prk1, h1, AeadKey::new(&k1)))
-}
-
-/// `h2` and the session key material.
-fn stage2_keys(stage1: Stage1, header2: &[u8], ee: &[u8; 32]) -> Result<([u8; 32], KeyMaterial)> {
-    let mut t = stage1.transcript;
-    t.update(header2);
-    let h2 = t.finish();
-    let prk2 = hkdf_extract(stage1.prk1.as_ref(), ee);
-    let mut okm = KeyMaterial([0u8; OKM_LEN]);
-    hkdf_expand(prk2.as_ref(), &[INFO_SESSION_KEYS, &h2], &mut okm.0)?;
-    Ok((h2, okm))
-}
-
-fn transcript_after(h1: &[u8; 32], envelope1: &[u8]) -> Transcript {
-    let mut t = Transcript::default();
-    t.update(h1);
-    t.update(envelope1);
-    t
-}
+/// Random bytes behind a session id from [`generate_session_id`].
+const SESSION_ID_RANDOM_BYTES: usize = 16;
+/// The length of a session id from [`generate_session_id`]: 128 random bits in unpadded
+/// base64url, 22 characters.
+pub const GENERATED_SESSION_ID_LEN: usize = (SESSION_ID_RANDOM_BYTES * 4).div_ceil(3);
 
 // ---------------------------------------------------------------------------------------------
 // Client
@@ -108,10 +68,32 @@ impl ClientHandshake {
         payload: &[u8],
         rng: &mut R,
     ) -> Result<(ClientHandshake, Vec<u8>)> {
+        let len = Self::envelope_len(config, key_id, payload.len())?;
+        let mut out = vec![0u8; len];
+        let (hs, n) = Self::start_into(config, key_id, payload, rng, &mut out)?;
+        out.truncate(n);
+        Ok((hs, out))
+    }
+
+    /// [`ClientHandshake::start`] writing the type-1 envelope into `out`; returns the handshake
+    /// and the envelope's length ([`key_exchange_len`]).
+    ///
+    /// Errors, in order: [`Error::UntrustedServerKey`], [`Error::PayloadTooLarge`],
+    /// [`Error::BufferTooSmall`] (decided before any randomness is drawn),
+    /// [`Error::InvalidPublicKey`], [`Error::Internal`] (RNG failure). On error `out` holds no
+    /// part of an envelope.
+    pub fn start_into<R: rand_core::TryCryptoRng + ?Sized>(
+        config: &ClientConfig,
+        key_id: &str,
+        payload: &[u8],
+        rng: &mut R,
+        out: &mut [u8],
+    ) -> Result<(ClientHandshake, usize)> {
+        let pin = Self::check_start(config, key_id, payload, out.len())?;
         let e = X25519Secret::random(rng)?;
         let mut iv1 = [0u8; NONCE_LEN];
         fill_random(rng, &mut iv1)?;
-        Self::start_inner(config, key_id, payload, e, iv1)
+        Self::build(config, pin, payload, e, iv1, out)
     }
 
     /// [`ClientHandshake::start`] with an explicit ephemeral private key and `iv1`, to rebuild
@@ -124,53 +106,97 @@ impl ClientHandshake {
         ephemeral_private: [u8; 32],
         iv1: [u8; NONCE_LEN],
     ) -> Result<(ClientHandshake, Vec<u8>)> {
-        Self::start_inner(
+        let mut out = vec![0u8; Self::envelope_len(config, key_id, payload.len())?];
+        let (hs, n) = Self::start_into_with_ephemeral_for_test_vectors(
             config,
             key_id,
             payload,
-            X25519Secret::from_bytes(ephemeral_private),
+            ephemeral_private,
             iv1,
-        )
+            &mut out,
+        )?;
+        out.truncate(n);
+        Ok((hs, out))
     }
 
-    fn start_inner(
+    /// [`ClientHandshake::start_into`] with an explicit ephemeral private key and `iv1`. Only with
+    /// the `test-vectors` feature; never in release builds.
+    #[cfg(feature = "test-vectors")]
+    pub fn start_into_with_ephemeral_for_test_vectors(
         config: &ClientConfig,
         key_id: &str,
         payload: &[u8],
-        e: X25519Secret,
+        ephemeral_private: [u8; 32],
         iv1: [u8; NONCE_LEN],
-    ) -> Result<(ClientHandshake, Vec<u8>)> {
+        out: &mut [u8],
+    ) -> Result<(ClientHandshake, usize)> {
+        let pin = Self::check_start(config, key_id, payload, out.len())?;
+        let e = X25519Secret::from_bytes(ephemeral_private);
+        Self::build(config, pin, payload, e, iv1, out)
+    }
+
+    /// The length of the type 1 for `key_id` and a `payload_len`-byte payload under `config`
+    /// (its padding block), or [`Error::PayloadTooLarge`] when no envelope can be that long.
+    fn envelope_len(config: &ClientConfig, key_id: &str, payload_len: usize) -> Result<usize> {
+        key_exchange_len(key_id.len(), payload_len, config.padding_block)
+            .ok_or(Error::PayloadTooLarge)
+    }
+
+    /// Every check of a start, in the documented order, before anything is drawn or written.
+    fn check_start<'c>(
+        config: &'c ClientConfig,
+        key_id: &str,
+        payload: &[u8],
+        capacity: usize,
+    ) -> Result<&'c PinnedKey> {
         let pin = config.pinned(key_id).ok_or(Error::UntrustedServerKey)?;
         config.limits.check_payload(payload)?;
-        let server_public = *pin.public_key();
-        let es = e.diffie_hellman(&server_public)?;
-        let big_e = e.public_key();
+        if capacity < Self::envelope_len(config, key_id, payload.len())? {
+            return Err(Error::BufferTooSmall);
+        }
+        Ok(pin)
+    }
 
-        let inner_len = padding::padded_len(payload.len(), config.padding_block)
-            .ok_or(Error::PayloadTooLarge)?;
-        let header_len = wire::key_exchange_header_len(key_id.len());
-        let mut out = Vec::with_capacity(header_len + NONCE_LEN + inner_len + TAG_LEN);
-        wire::write_key_exchange_header(&mut out, key_id.as_bytes(), &big_e);
-        let (prk1, h1, k1) = stage1_keys(&server_public, &out, &es)?;
-
-        out.extend_from_slice(&iv1);
-        out.extend_from_slice(payload);
-        out.resize(header_len + NONCE_LEN + inner_len, 0);
-        let (header, rest) = out.split_at_mut(header_len);
-        let inner = &mut rest[NONCE_LEN..];
-        padding::write_padding(&mut inner[payload.len()..]);
-        let tag = k1.seal_in_place(&iv1, header, inner)?;
-        out.extend_from_slice(&tag);
-
-        let transcript = transcript_after(&h1, &out);
+    /// Write the type 1 into `out` (already checked to be long enough).
+    fn build(
+        config: &ClientConfig,
+        pin: &PinnedKey,
+        payload: &[u8],
+        e: X25519Secret,
+        iv1: [u8; NONCE_LEN],
+        out: &mut [u8],
+    ) -> Result<(ClientHandshake, usize)> {
+        let r = (|| -> Result<_> {
+            let server_public = *pin.public_key();
+            let es = e.diffie_hellman(&server_public)?;
+            let total = Self::envelope_len(config, pin.key_id(), payload.len())?;
+            let out = out.get_mut(..total).ok_or(Error::BufferTooSmall)?;
+            let header_len = wire::write_key_exchange_header_into(
+                out,
+                pin.key_id().as_bytes(),
+                &e.public_key(),
+            )?;
+            let (header, rest) = out.split_at_mut(header_len);
+            let (prk1, h1, k1) = stage1_keys(&server_public, header, &es)?;
+            let (iv, rest) = rest.split_at_mut(NONCE_LEN);
+            iv.copy_from_slice(&iv1);
+            let (inner, tag_out) = rest.split_at_mut(rest.len() - TAG_LEN);
+            let (body, pad) = inner.split_at_mut(payload.len());
+            body.copy_from_slice(payload);
+            padding::write_padding(pad);
+            let tag = k1.seal_in_place(&iv1, header, inner)?;
+            tag_out.copy_from_slice(&tag);
+            Ok((prk1, h1, total))
+        })();
+        let (prk1, h1, total) = r.inspect_err(|_| out.zeroize())?;
         Ok((
             ClientHandshake {
                 e,
-                stage1: Stage1 { prk1, transcript },
+                stage1: Stage1::new(prk1, &h1, &out[..total]),
                 padding_block: config.padding_block,
                 limits: config.limits,
             },
-            out,
+            total,
         ))
     }
 
@@ -192,31 +218,18 @@ impl ClientHandshake {
         let mut inner = Zeroizing::new(m.aead.ciphertext.to_vec());
         keys.open_handshake(m.aead.iv, &h2, &mut inner, m.aead.tag)?;
         let len = padding::unpadded_len(&inner)?;
-        let plain = &inner[..len];
-
-        let (&sid_len, rest) = plain.split_first().ok_or(Error::MalformedEnvelope)?;
-        let sid_len = usize::from(sid_len);
-        if rest.len() < sid_len + 8 {
-            return Err(Error::MalformedEnvelope);
-        }
-        let (sid, rest) = rest.split_at(sid_len);
-        let sid = core::str::from_utf8(sid).map_err(|_| Error::MalformedEnvelope)?;
-        check_session_id(sid).map_err(|_| Error::MalformedEnvelope)?;
-        let (exp, app) = rest.split_at(8);
-        let mut exp_bytes = [0u8; 8];
-        exp_bytes.copy_from_slice(exp);
-        let expires_at_ms = u64::from_be_bytes(exp_bytes);
-        if now_ms >= expires_at_ms {
+        let grant = SessionGrant::parse(&inner[..len])?;
+        if now_ms >= grant.expires_at_ms {
             return Err(Error::SessionExpired);
         }
-        Ok(ClientSession::new(
-            sid.to_owned(),
-            expires_at_ms,
-            Zeroizing::new(app.to_vec()),
+        ClientSession::new(
+            grant.session_id.to_owned(),
+            grant.expires_at_ms,
+            Zeroizing::new(grant.app_payload.to_vec()),
             keys,
             self.padding_block,
             self.limits,
-        ))
+        )
     }
 }
 
@@ -309,10 +322,7 @@ impl Server {
         Ok(AcceptedHandshake {
             key_id: key.key_id().to_owned(),
             client_ephemeral: *m.client_ephemeral,
-            stage1: Stage1 {
-                prk1,
-                transcript: transcript_after(&h1, envelope),
-            },
+            stage1: Stage1::new(prk1, &h1, envelope),
             payload: inner,
             config: self.config,
         })
@@ -350,6 +360,13 @@ impl AcceptedHandshake {
         &self.payload
     }
 
+    /// The exact length of the type 130 that [`AcceptedHandshake::respond_into`] writes for a
+    /// session id of `session_id_len` bytes and an `app_payload_len`-byte payload (this server's
+    /// padding block), or `None` if no such envelope exists (see [`key_exchange_response_len`]).
+    pub fn response_len(&self, session_id_len: usize, app_payload_len: usize) -> Option<usize> {
+        key_exchange_response_len(session_id_len, app_payload_len, self.config.padding_block)
+    }
+
     /// Complete the handshake: returns the new session and the type-130 envelope to send.
     ///
     /// `session_id`: 1–64 printable ASCII bytes (see [`generate_session_id`]). Errors:
@@ -362,8 +379,33 @@ impl AcceptedHandshake {
         app_payload: &[u8],
         rng: &mut R,
     ) -> Result<(ServerSession, Vec<u8>)> {
+        let len = self.check_respond(session_id, app_payload, usize::MAX)?;
+        let mut out = vec![0u8; len];
+        let (session, n) =
+            self.respond_into(session_id, expires_at_ms, app_payload, rng, &mut out)?;
+        out.truncate(n);
+        Ok((session, out))
+    }
+
+    /// [`AcceptedHandshake::respond`] writing the type-130 envelope into `out`; returns the
+    /// session and the envelope's length ([`AcceptedHandshake::response_len`]).
+    ///
+    /// Errors, in order: [`Error::InvalidArgument`] (bad session id), [`Error::PayloadTooLarge`],
+    /// [`Error::BufferTooSmall`] (decided before any randomness is drawn), [`Error::Internal`]
+    /// (RNG). The handshake is consumed whatever the outcome, so size `out` with
+    /// [`AcceptedHandshake::response_len`] (and check an id from elsewhere with
+    /// [`check_session_id`]) first. On error `out` holds no part of an envelope.
+    pub fn respond_into<R: rand_core::TryCryptoRng + ?Sized>(
+        self,
+        session_id: &str,
+        expires_at_ms: u64,
+        app_payload: &[u8],
+        rng: &mut R,
+        out: &mut [u8],
+    ) -> Result<(ServerSession, usize)> {
+        self.check_respond(session_id, app_payload, out.len())?;
         let f = X25519Secret::random(rng)?;
-        self.respond_inner(session_id, expires_at_ms, app_payload, f)
+        self.build(session_id, expires_at_ms, app_payload, f, out)
     }
 
     /// [`AcceptedHandshake::respond`] with an explicit ephemeral private key, to rebuild test
@@ -376,87 +418,178 @@ impl AcceptedHandshake {
         app_payload: &[u8],
         ephemeral_private: [u8; 32],
     ) -> Result<(ServerSession, Vec<u8>)> {
-        self.respond_inner(
+        let len = self.check_respond(session_id, app_payload, usize::MAX)?;
+        let mut out = vec![0u8; len];
+        let (session, n) = self.respond_into_with_ephemeral_for_test_vectors(
             session_id,
             expires_at_ms,
             app_payload,
-            X25519Secret::from_bytes(ephemeral_private),
-        )
+            ephemeral_private,
+            &mut out,
+        )?;
+        out.truncate(n);
+        Ok((session, out))
     }
 
-    fn respond_inner(
+    /// [`AcceptedHandshake::respond_into`] with an explicit ephemeral private key. Only with the
+    /// `test-vectors` feature; never in release builds.
+    #[cfg(feature = "test-vectors")]
+    pub fn respond_into_with_ephemeral_for_test_vectors(
+        self,
+        session_id: &str,
+        expires_at_ms: u64,
+        app_payload: &[u8],
+        ephemeral_private: [u8; 32],
+        out: &mut [u8],
+    ) -> Result<(ServerSession, usize)> {
+        self.check_respond(session_id, app_payload, out.len())?;
+        let f = X25519Secret::from_bytes(ephemeral_private);
+        self.build(session_id, expires_at_ms, app_payload, f, out)
+    }
+
+    /// Every check of a response, in the documented order; returns the envelope's length.
+    fn check_respond(
+        &self,
+        session_id: &str,
+        app_payload: &[u8],
+        capacity: usize,
+    ) -> Result<usize> {
+        check_session_id(session_id)?;
+        self.config.limits.check_payload(app_payload)?;
+        let len = self
+            .response_len(session_id.len(), app_payload.len())
+            .ok_or(Error::PayloadTooLarge)?;
+        if capacity < len {
+            return Err(Error::BufferTooSmall);
+        }
+        Ok(len)
+    }
+
+    /// Write the type 130 into `out` (already checked to be long enough).
+    fn build(
         self,
         session_id: &str,
         expires_at_ms: u64,
         app_payload: &[u8],
         f: X25519Secret,
-    ) -> Result<(ServerSession, Vec<u8>)> {
-        check_session_id(session_id)?;
-        self.config.limits.check_payload(app_payload)?;
-        let ee = f.diffie_hellman(&self.client_ephemeral)?;
-        let mut header2 = [0u8; KXR_HEADER_LEN];
-        header2[..4].copy_from_slice(&wire::data_header(TYPE_KEY_EXCHANGE_RESPONSE));
-        header2[4..].copy_from_slice(&f.public_key());
-        drop(f);
-        let (h2, okm) = stage2_keys(self.stage1, &header2, &ee)?;
-        let keys = SessionKeys::from_okm(&okm);
-
-        let plain_len = 1 + session_id.len() + 8 + app_payload.len();
-        let inner_len = padding::padded_len(plain_len, self.config.padding_block)
+        out: &mut [u8],
+    ) -> Result<(ServerSession, usize)> {
+        let total = self
+            .response_len(session_id.len(), app_payload.len())
             .ok_or(Error::PayloadTooLarge)?;
-        let mut inner = Zeroizing::new(Vec::with_capacity(inner_len));
-        inner.push(session_id.len() as u8);
-        inner.extend_from_slice(session_id.as_bytes());
-        inner.extend_from_slice(&expires_at_ms.to_be_bytes());
-        inner.extend_from_slice(app_payload);
-        inner.resize(inner_len, 0);
-        padding::write_padding(&mut inner[plain_len..]);
-        let (iv, tag) = keys.seal_handshake(&h2, &mut inner)?;
-
-        let mut out = Vec::with_capacity(KXR_HEADER_LEN + NONCE_LEN + inner_len + TAG_LEN);
-        out.extend_from_slice(&header2);
-        out.extend_from_slice(&iv);
-        out.extend_from_slice(&inner);
-        out.extend_from_slice(&tag);
-        inner.zeroize();
-
-        let window = ReplayWindow::new(self.config.replay_window)?;
+        let AcceptedHandshake {
+            client_ephemeral,
+            stage1,
+            config,
+            ..
+        } = self;
+        let grant = SessionGrant {
+            session_id,
+            expires_at_ms,
+            app_payload,
+        };
+        let r = (|| -> Result<_> {
+            let out = out.get_mut(..total).ok_or(Error::BufferTooSmall)?;
+            let ee = f.diffie_hellman(&client_ephemeral)?;
+            let header2 = wire::key_exchange_response_header(&f.public_key());
+            drop(f);
+            let (h2, okm) = stage2_keys(stage1, &header2, &ee)?;
+            let keys = SessionKeys::from_okm(&okm);
+            let (header, rest) = out.split_at_mut(KXR_HEADER_LEN);
+            header.copy_from_slice(&header2);
+            let (iv, rest) = rest.split_at_mut(NONCE_LEN);
+            let (inner, tag_out) = rest.split_at_mut(rest.len() - TAG_LEN);
+            let plain_len = grant.write(inner)?;
+            padding::write_padding(&mut inner[plain_len..]);
+            let (nonce, tag) = keys.seal_handshake(&h2, inner)?;
+            iv.copy_from_slice(&nonce);
+            tag_out.copy_from_slice(&tag);
+            Ok((okm, keys, total))
+        })();
+        let (okm, keys, total) = r.inspect_err(|_| out.zeroize())?;
+        let window = ReplayWindow::new(config.replay_window)?;
         let session = ServerSession::new(
             session_id.to_owned(),
             expires_at_ms,
             okm,
             keys,
             window,
-            &self.config,
-        );
-        Ok((session, out))
+            &config,
+        )?;
+        Ok((session, total))
     }
 }
 
 /// Length of the type-1 envelope for a key id of `key_id_len` bytes and a `payload_len`-byte
-/// payload padded to `block` (`None` if `block` is not in 1..=4096 or on overflow).
+/// payload padded to `block`.
+///
+/// `None` if `key_id_len` is not in 1..=255, `block` not in 1..=4096, or the length overflows
+/// (or exceeds `isize::MAX`, the largest buffer there can be).
 pub fn key_exchange_len(key_id_len: usize, payload_len: usize, block: usize) -> Option<usize> {
+    if !(1..=MAX_KEY_ID_LEN).contains(&key_id_len) {
+        return None;
+    }
     padding::check_block(block).ok()?;
     padding::padded_len(payload_len, block)?
         .checked_add(wire::key_exchange_header_len(key_id_len) + NONCE_LEN + TAG_LEN)
+        .filter(|&n| n <= isize::MAX as usize)
 }
 
 /// Length of the type-130 envelope for a session id of `session_id_len` bytes and an
 /// `app_payload_len`-byte application payload padded to `block`.
+///
+/// `None` if `session_id_len` is not in 1..=64 ([`GENERATED_SESSION_ID_LEN`] for a generated
+/// one), `block` not in 1..=4096, or the length overflows (or exceeds `isize::MAX`).
 pub fn key_exchange_response_len(
     session_id_len: usize,
     app_payload_len: usize,
     block: usize,
 ) -> Option<usize> {
+    if !(1..=MAX_SESSION_ID_LEN).contains(&session_id_len) {
+        return None;
+    }
     padding::check_block(block).ok()?;
-    let plain = (1 + 8 + session_id_len).checked_add(app_payload_len)?;
-    padding::padded_len(plain, block)?.checked_add(KXR_HEADER_LEN + NONCE_LEN + TAG_LEN)
+    let plain = wire::session_grant_len(session_id_len, app_payload_len)?;
+    padding::padded_len(plain, block)?
+        .checked_add(KXR_HEADER_LEN + NONCE_LEN + TAG_LEN)
+        .filter(|&n| n <= isize::MAX as usize)
 }
 
-/// The default session id generator: 128 random bits, base64url without padding (22 characters).
+/// The default session id generator: 128 random bits, base64url without padding
+/// ([`GENERATED_SESSION_ID_LEN`] = 22 characters).
 pub fn generate_session_id<R: rand_core::TryCryptoRng + ?Sized>(rng: &mut R) -> Result<String> {
     use base64ct::{Base64UrlUnpadded, Encoding};
-    let mut raw = [0u8; 16];
+    let mut raw = [0u8; SESSION_ID_RANDOM_BYTES];
     fill_random(rng, &mut raw)?;
     Ok(Base64UrlUnpadded::encode_string(&raw))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_session_ids_have_the_documented_length() {
+        for _ in 0..8 {
+            let sid = generate_session_id(&mut crate::OsRng).unwrap();
+            assert_eq!(sid.len(), GENERATED_SESSION_ID_LEN);
+            assert_eq!(check_session_id(&sid), Ok(()));
+        }
+        assert_eq!(GENERATED_SESSION_ID_LEN, 22);
+    }
+
+    #[test]
+    fn lengths_refuse_impossible_ids() {
+        assert_eq!(key_exchange_len(0, 0, 64), None);
+        assert_eq!(key_exchange_len(256, 0, 64), None);
+        assert_eq!(key_exchange_len(2, 0, 0), None);
+        assert_eq!(key_exchange_len(2, usize::MAX, 1), None);
+        assert_eq!(key_exchange_len(2, 0, 64), Some(43 + 12 + 64 + 16));
+        assert_eq!(key_exchange_response_len(0, 0, 64), None);
+        assert_eq!(key_exchange_response_len(65, 0, 64), None);
+        assert_eq!(
+            key_exchange_response_len(22, 0, 64),
+            Some(36 + 12 + 64 + 16)
+        );
+    }
 }

@@ -10,6 +10,7 @@ use zeroize::Zeroizing;
 use crate::error::{Error, Result};
 use crate::primitives::{X25519Secret, X25519_LEN};
 use crate::wire::is_valid_id;
+pub use crate::wire::MAX_KEY_ID_LEN;
 
 /// The name of the only suite this crate implements.
 pub const SUITE: &str = "X25519-HKDF-SHA256-AES-256-GCM";
@@ -19,8 +20,6 @@ pub const LABEL: &[u8; 35] = b"SCv2 X25519-HKDF-SHA256-AES-256-GCM";
 pub const SPKI_PREFIX: [u8; 12] = [
     0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x03, 0x21, 0x00,
 ];
-/// The longest key id.
-pub const MAX_KEY_ID_LEN: usize = 255;
 
 /// Check a key id: 1–255 bytes of printable ASCII (0x21–0x7E).
 pub fn check_key_id(key_id: &str) -> Result<()> {

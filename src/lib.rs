@@ -63,8 +63,8 @@
 //!   most one response ([`ResponseSlot`] is single-use), so no nonce is ever used twice.
 //! - The seal/open paths allocate nothing (with `ctx` up to [`ZERO_ALLOC_MAX_CTX`] bytes).
 
-// Only `src/ffi/` may use `unsafe` (it allows it for itself); every other module forbids it.
-#![deny(unsafe_code)]
+// The core has no `unsafe` code at all: raw pointers live in the boundary crate (`ffi/`).
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 #[cfg(all(feature = "test-vectors", not(debug_assertions)))]
@@ -75,35 +75,41 @@ compile_error!(
 
 mod config;
 mod error;
-// The C ABI is not built for the browser target: its `extern "C"` functions would be exported
-// from every wasm module that links the core (bindings/web/), server role included.
-#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
-pub mod ffi;
 mod handshake;
+pub mod http;
 mod keys;
 pub mod padding;
 pub mod primitives;
 mod replay;
+mod schedule;
 mod session;
 pub mod web;
 pub mod wire;
 
-pub use config::{ClientConfig, Limits, ServerConfig, Trust, MAX_CTX};
+pub use config::{
+    ClientConfig, Limits, ServerConfig, Trust, DEFAULT_MAX_CTX, DEFAULT_MAX_ENVELOPE,
+    DEFAULT_MAX_PAYLOAD,
+};
 pub use error::{Error, HttpError, Result, TokenError, ALL_ERRORS};
 pub use handshake::{
     generate_session_id, key_exchange_len, key_exchange_response_len, AcceptedHandshake,
-    ClientHandshake, Server, INFO_KX_KEY, INFO_SESSION_KEYS,
+    ClientHandshake, Server, GENERATED_SESSION_ID_LEN,
 };
 pub use keys::{
     check_key_id, parse_spki_base64, spki_base64, spki_der, PinnedKey, PublicKeyDocument,
-    ServerKey, LABEL, MAX_KEY_ID_LEN, SPKI_PREFIX, SUITE,
+    ServerKey, LABEL, SPKI_PREFIX, SUITE,
 };
 pub use replay::{ReplayWindow, DEFAULT_WINDOW, MAX_WINDOW};
+pub use schedule::{INFO_KX_KEY, INFO_SESSION_KEYS, MAX_SEQ};
 pub use session::{
     check_session_id, export_generation, max_open_len, sealed_len, ClientSession, PendingRequest,
-    ResponseSlot, ServerSession, StorageKey, BODY_OFFSET_IN_PLACE, EXPORT_VERSION, MAX_SEQ,
-    MAX_SESSION_ID_LEN, ZERO_ALLOC_MAX_CTX,
+    ResponseSlot, ServerSession, StorageKey, BODY_OFFSET_IN_PLACE, EXPORT_VERSION,
+    ZERO_ALLOC_MAX_CTX,
 };
+pub use wire::{MAX_CTX, MAX_KEY_ID_LEN, MAX_SESSION_ID_LEN};
+
+/// The library version (this crate's version, e.g. `"0.1.0"`).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The operating system's RNG (`getrandom`), as a `rand_core` 0.10 `TryCryptoRng`.
 ///

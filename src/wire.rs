@@ -1,17 +1,24 @@
-//! The SCv2 wire format: `nom` parsers and the matching writers, side by side.
+//! Every byte layout of this crate, each parser beside its writer (with a round-trip test):
 //!
-//! Parsing is strict and checks in the order SPEC.md fixes, so that every implementation reports the
-//! same error for the same bytes: magic → version → type → structure. Every length is exact; no
-//! trailing byte is allowed. Nothing in this module touches a key.
+//! - the envelopes (SPEC.md section 3): type 1 with `header1`, type 130 with `header2`, types 2
+//!   and 129 (`nom` parsers, checked in the order SPEC.md section 10 fixes);
+//! - the type-130 plaintext `u8 len(sid) | sid | u64be(expiresAtMs) | app` ([`SessionGrant`]);
+//! - the associated data of types 2 and 129 (SPEC.md section 8.1, [`write_data_aad`]);
+//! - the sealed export blob and its state (SPEC.md section 12), private to this crate.
+//!
+//! Parsing is strict, so that every implementation reports the same error for the same bytes:
+//! magic → version → type → structure. Every length is exact; no trailing byte is allowed. Nothing
+//! in this module touches a key.
 
 #![forbid(unsafe_code)]
 
-use nom::bytes::complete::{tag, take};
+use nom::bytes::complete::take;
 use nom::number::complete::{be_u16, be_u8};
 use nom::{IResult, Parser};
 
 use crate::error::{Error, Result};
 use crate::primitives::{NONCE_LEN, TAG_LEN, X25519_LEN};
+use crate::schedule::OKM_LEN;
 
 /// The two magic bytes every envelope starts with.
 pub const MAGIC: [u8; 2] = *b"SC";
@@ -34,6 +41,12 @@ pub const MIN_AEAD_LEN: usize = NONCE_LEN + 1 + TAG_LEN;
 pub const DATA_OVERHEAD: usize = DATA_HEADER_LEN + NONCE_LEN + TAG_LEN;
 /// Length of a type-130 header (`"SC" 0x02 0x82 F`).
 pub const KXR_HEADER_LEN: usize = 4 + X25519_LEN;
+/// The longest key id (its length is one byte on the wire).
+pub const MAX_KEY_ID_LEN: usize = 255;
+/// The longest session id.
+pub const MAX_SESSION_ID_LEN: usize = 64;
+/// The longest `ctx` the associated data can carry (it is length-prefixed with a u16).
+pub const MAX_CTX: usize = u16::MAX as usize;
 
 /// A `nom` error that already knows which [`Error`] it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,18 +84,37 @@ pub fn is_known_type(t: u8) -> bool {
     )
 }
 
-/// `"SC" 0x02 type`: magic, then version, then a known type. Returns the type byte.
+/// `"SC" 0x02 type` at the start of `input`: magic, then version, then a known type (in that
+/// order: the first failing check decides the error). Returns the type byte and the rest. Written
+/// without `nom`: every envelope is parsed through it, on the hot path too.
+fn split_prefix(input: &[u8]) -> Result<(u8, &[u8])> {
+    let [m0, m1, rest @ ..] = input else {
+        return Err(Error::MalformedEnvelope);
+    };
+    if [*m0, *m1] != MAGIC {
+        return Err(Error::MalformedEnvelope);
+    }
+    let [version, rest @ ..] = rest else {
+        return Err(Error::MalformedEnvelope);
+    };
+    if *version != VERSION {
+        return Err(Error::UnsupportedVersion);
+    }
+    let [ty, rest @ ..] = rest else {
+        return Err(Error::MalformedEnvelope);
+    };
+    if !is_known_type(*ty) {
+        return Err(Error::UnknownType);
+    }
+    Ok((*ty, rest))
+}
+
+/// [`split_prefix`] as a `nom` parser.
 fn prefix(input: &[u8]) -> PResult<'_, u8> {
-    let (input, _) = tag(&MAGIC[..]).parse(input)?;
-    let (input, version) = be_u8(input)?;
-    if version != VERSION {
-        return fail(Error::UnsupportedVersion);
+    match split_prefix(input) {
+        Ok((ty, rest)) => Ok((rest, ty)),
+        Err(e) => fail(e),
     }
-    let (input, ty) = be_u8(input)?;
-    if !is_known_type(ty) {
-        return fail(Error::UnknownType);
-    }
-    Ok((input, ty))
 }
 
 /// The prefix of an envelope that must be of type `expected` (another known type is malformed).
@@ -107,20 +139,29 @@ pub struct AeadPart<'a> {
     pub tag: &'a [u8; TAG_LEN],
 }
 
-fn aead_part(input: &[u8]) -> PResult<'_, AeadPart<'_>> {
+/// `IV (12) | ciphertext (≥ 1) | tag (16)`: the whole of `input`.
+fn split_aead(input: &[u8]) -> Result<AeadPart<'_>> {
     if input.len() < MIN_AEAD_LEN {
-        return fail(Error::MalformedEnvelope);
+        return Err(Error::MalformedEnvelope);
     }
-    let (input, iv) = take(NONCE_LEN).parse(input)?;
-    let (tag_bytes, ciphertext) = take(input.len() - TAG_LEN).parse(input)?;
-    Ok((
-        &[][..],
-        AeadPart {
-            iv: as_array(iv)?,
-            ciphertext,
-            tag: as_array(tag_bytes)?,
-        },
-    ))
+    let (iv, rest) = input
+        .split_first_chunk::<NONCE_LEN>()
+        .ok_or(Error::MalformedEnvelope)?;
+    let (ciphertext, tag) = rest
+        .split_last_chunk::<TAG_LEN>()
+        .ok_or(Error::MalformedEnvelope)?;
+    Ok(AeadPart {
+        iv,
+        ciphertext,
+        tag,
+    })
+}
+
+fn aead_part(input: &[u8]) -> PResult<'_, AeadPart<'_>> {
+    match split_aead(input) {
+        Ok(a) => Ok((&[][..], a)),
+        Err(e) => fail(e),
+    }
 }
 
 fn as_array<const N: usize>(s: &[u8]) -> core::result::Result<&[u8; N], nom::Err<WireError>> {
@@ -158,7 +199,7 @@ fn key_exchange(input: &[u8]) -> PResult<'_, KeyExchange<'_>> {
     let (input, ()) = prefix_of(TYPE_KEY_EXCHANGE)(input)?;
     let (input, key_id_len) = be_u8(input)?;
     let (input, key_id) = take(key_id_len).parse(input)?;
-    if !is_valid_id(key_id, 255) {
+    if !is_valid_id(key_id, MAX_KEY_ID_LEN) {
         return fail(Error::MalformedEnvelope);
     }
     let (input, req_key_len) = be_u16(input)?;
@@ -188,16 +229,42 @@ pub const fn key_exchange_header_len(key_id_len: usize) -> usize {
     4 + 1 + key_id_len + 2 + X25519_LEN + 2
 }
 
-/// Append `header1` to `out`.
+/// Append `header1` to `out` (see [`write_key_exchange_header_into`]; a key id that is not 1–255
+/// printable bytes appends nothing).
 pub fn write_key_exchange_header(out: &mut Vec<u8>, key_id: &[u8], e: &[u8; X25519_LEN]) {
-    out.extend_from_slice(&MAGIC);
-    out.push(VERSION);
-    out.push(TYPE_KEY_EXCHANGE);
-    out.push(key_id.len() as u8);
-    out.extend_from_slice(key_id);
-    out.extend_from_slice(&(X25519_LEN as u16).to_be_bytes());
-    out.extend_from_slice(e);
-    out.extend_from_slice(&0u16.to_be_bytes());
+    let start = out.len();
+    out.resize(start + key_exchange_header_len(key_id.len()), 0);
+    if write_key_exchange_header_into(&mut out[start..], key_id, e).is_err() {
+        out.truncate(start);
+    }
+}
+
+/// Write `header1` = `"SC" 0x02 0x01 | u8 len(keyId) | keyId | u16 32 | E | u16 0` at the start of
+/// `out`; returns its length ([`key_exchange_header_len`]).
+///
+/// Errors: [`Error::InvalidArgument`] (key id not 1–255 printable ASCII bytes),
+/// [`Error::BufferTooSmall`].
+pub fn write_key_exchange_header_into(
+    out: &mut [u8],
+    key_id: &[u8],
+    e: &[u8; X25519_LEN],
+) -> Result<usize> {
+    if !is_valid_id(key_id, MAX_KEY_ID_LEN) {
+        return Err(Error::InvalidArgument);
+    }
+    let len = key_exchange_header_len(key_id.len());
+    let out = out.get_mut(..len).ok_or(Error::BufferTooSmall)?;
+    let (prefix, rest) = out.split_at_mut(5);
+    prefix[..4].copy_from_slice(&data_header(TYPE_KEY_EXCHANGE));
+    prefix[4] = key_id.len() as u8;
+    let (id, rest) = rest.split_at_mut(key_id.len());
+    id.copy_from_slice(key_id);
+    let (req_len, rest) = rest.split_at_mut(2);
+    req_len.copy_from_slice(&(X25519_LEN as u16).to_be_bytes());
+    let (req_key, resp_len) = rest.split_at_mut(X25519_LEN);
+    req_key.copy_from_slice(e);
+    resp_len.copy_from_slice(&0u16.to_be_bytes());
+    Ok(len)
 }
 
 /// A parsed type-130 (key-exchange response) envelope.
@@ -209,6 +276,14 @@ pub struct KeyExchangeResponse<'a> {
     pub server_ephemeral: &'a [u8; X25519_LEN],
     /// IV, ciphertext and tag.
     pub aead: AeadPart<'a>,
+}
+
+/// `header2` = `"SC" 0x02 0x82 | F`.
+pub fn key_exchange_response_header(f: &[u8; X25519_LEN]) -> [u8; KXR_HEADER_LEN] {
+    let mut h = [0u8; KXR_HEADER_LEN];
+    h[..4].copy_from_slice(&data_header(TYPE_KEY_EXCHANGE_RESPONSE));
+    h[4..].copy_from_slice(f);
+    h
 }
 
 /// Parse a type-130 envelope: `"SC" 0x02 0x82 | F (32) | AEAD`.
@@ -235,12 +310,362 @@ fn key_exchange_response(input: &[u8]) -> PResult<'_, KeyExchangeResponse<'_>> {
 /// Parse a type-2 (request, `ty` = [`TYPE_REQUEST`]) or type-129 (response, `ty` =
 /// [`TYPE_RESPONSE`]) envelope: `"SC" 0x02 type | AEAD`.
 pub fn parse_data(input: &[u8], ty: u8) -> Result<AeadPart<'_>> {
-    finish(data(input, ty))
+    let (found, rest) = split_prefix(input)?;
+    if found != ty {
+        return Err(Error::MalformedEnvelope);
+    }
+    split_aead(rest)
 }
 
-fn data(input: &[u8], ty: u8) -> PResult<'_, AeadPart<'_>> {
-    let (input, ()) = prefix_of(ty)(input)?;
-    aead_part(input)
+/// The plaintext a type 130 carries (before padding): `u8 len(sid) | sid | u64be(expiresAtMs) |
+/// app` — what the server grants the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionGrant<'a> {
+    /// The session id: 1–64 printable ASCII bytes.
+    pub session_id: &'a str,
+    /// The session's expiry, ms since the Unix epoch.
+    pub expires_at_ms: u64,
+    /// The server application's payload (the rest of the plaintext).
+    pub app_payload: &'a [u8],
+}
+
+impl<'a> SessionGrant<'a> {
+    /// Bytes of the unpadded plaintext (`None` on overflow).
+    pub fn len(&self) -> Option<usize> {
+        session_grant_len(self.session_id.len(), self.app_payload.len())
+    }
+
+    /// Never empty (the length byte and the expiry are always there); for clippy's sake.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Parse a decrypted, unpadded type-130 plaintext. Errors: [`Error::MalformedEnvelope`] (too
+    /// short, or a session id that is not 1–64 printable ASCII bytes).
+    pub fn parse(plain: &'a [u8]) -> Result<SessionGrant<'a>> {
+        let (&sid_len, rest) = plain.split_first().ok_or(Error::MalformedEnvelope)?;
+        let sid_len = usize::from(sid_len);
+        if rest.len() < sid_len + 8 {
+            return Err(Error::MalformedEnvelope);
+        }
+        let (sid, rest) = rest.split_at(sid_len);
+        if !is_valid_id(sid, MAX_SESSION_ID_LEN) {
+            return Err(Error::MalformedEnvelope);
+        }
+        let session_id = core::str::from_utf8(sid).map_err(|_| Error::MalformedEnvelope)?;
+        let (exp, app_payload) = rest
+            .split_first_chunk::<8>()
+            .ok_or(Error::MalformedEnvelope)?;
+        Ok(SessionGrant {
+            session_id,
+            expires_at_ms: u64::from_be_bytes(*exp),
+            app_payload,
+        })
+    }
+
+    /// Write the plaintext at the start of `out`; returns its length. Errors:
+    /// [`Error::InvalidArgument`] (bad session id), [`Error::BufferTooSmall`].
+    pub fn write(&self, out: &mut [u8]) -> Result<usize> {
+        let sid = self.session_id.as_bytes();
+        if !is_valid_id(sid, MAX_SESSION_ID_LEN) {
+            return Err(Error::InvalidArgument);
+        }
+        let len = self.len().ok_or(Error::BufferTooSmall)?;
+        let out = out.get_mut(..len).ok_or(Error::BufferTooSmall)?;
+        let (first, rest) = out.split_at_mut(1);
+        first[0] = sid.len() as u8;
+        let (id, rest) = rest.split_at_mut(sid.len());
+        id.copy_from_slice(sid);
+        let (exp, app) = rest.split_at_mut(8);
+        exp.copy_from_slice(&self.expires_at_ms.to_be_bytes());
+        app.copy_from_slice(self.app_payload);
+        Ok(len)
+    }
+}
+
+/// Bytes of a type-130 plaintext with a `session_id_len`-byte id and an `app_payload_len`-byte
+/// application payload, before padding (`None` on overflow).
+pub const fn session_grant_len(session_id_len: usize, app_payload_len: usize) -> Option<usize> {
+    (1 + 8 + session_id_len).checked_add(app_payload_len)
+}
+
+/// Bytes of the associated data of a type 2 or 129 (SPEC.md section 8.1).
+pub const fn data_aad_len(session_id_len: usize, ctx_len: usize) -> usize {
+    DATA_HEADER_LEN + 1 + session_id_len + 2 + ctx_len
+}
+
+/// Write the associated data of a type 2 or 129, `"SC" 0x02 type | u8 len(sid) | sid | u16be
+/// len(ctx) | ctx`, into `out`, which must be exactly [`data_aad_len`] bytes.
+///
+/// Errors: [`Error::InvalidArgument`] (`out` of another length, a session id over 64 bytes or a
+/// `ctx` over 65535 bytes).
+pub fn write_data_aad(out: &mut [u8], ty: u8, session_id: &[u8], ctx: &[u8]) -> Result<()> {
+    if session_id.len() > MAX_SESSION_ID_LEN
+        || ctx.len() > MAX_CTX
+        || out.len() != data_aad_len(session_id.len(), ctx.len())
+    {
+        return Err(Error::InvalidArgument);
+    }
+    let (header, rest) = out.split_at_mut(DATA_HEADER_LEN + 1);
+    header[..DATA_HEADER_LEN].copy_from_slice(&data_header(ty));
+    header[DATA_HEADER_LEN] = session_id.len() as u8;
+    let (sid, rest) = rest.split_at_mut(session_id.len());
+    sid.copy_from_slice(session_id);
+    let (ctx_len, ctx_out) = rest.split_at_mut(2);
+    ctx_len.copy_from_slice(&(ctx.len() as u16).to_be_bytes());
+    ctx_out.copy_from_slice(ctx);
+    Ok(())
+}
+
+/// The associated data of one session's data envelopes, with its fixed head laid out once:
+/// `"SC" 0x02 type | u8 len(sid) | sid` is prepared when the session is made, and each call only
+/// adds `u16be len(ctx) | ctx` (the layout of [`write_data_aad`]). Keeps the hot path to one
+/// fixed-size copy and one copy of `ctx`.
+#[derive(Clone)]
+pub(crate) struct DataAad {
+    head: [u8; Self::INLINE],
+    sid_len: usize,
+}
+
+impl DataAad {
+    /// The longest associated data built inline (a method and path plus a session id fit).
+    pub(crate) const INLINE: usize = 128;
+
+    /// The head for session id `sid` (at most 64 bytes, else [`Error::InvalidArgument`]).
+    pub(crate) fn new(sid: &[u8]) -> Result<DataAad> {
+        if sid.len() > MAX_SESSION_ID_LEN {
+            return Err(Error::InvalidArgument);
+        }
+        let mut head = [0u8; Self::INLINE];
+        write_data_aad(&mut head[..data_aad_len(sid.len(), 0)], 0, sid, &[])?;
+        Ok(DataAad {
+            head,
+            sid_len: sid.len(),
+        })
+    }
+
+    /// The longest associated data built on the stack: anything longer (a `ctx` of more than
+    /// `384 - 71 = 313` bytes with the longest session id) takes one heap buffer.
+    pub(crate) const STACK: usize = 384;
+
+    /// The session id of the head.
+    fn sid(&self) -> &[u8] {
+        &self.head[DATA_HEADER_LEN + 1..DATA_HEADER_LEN + 1 + self.sid_len]
+    }
+
+    /// Run `f` with the associated data of a type-`ty` envelope bound to `ctx`: built inline from
+    /// the prepared head when it fits in [`DataAad::INLINE`] bytes, else on the stack (up to
+    /// [`DataAad::STACK`] bytes) or in one heap buffer.
+    ///
+    /// Errors: [`Error::InvalidArgument`] for a `ctx` over 65535 bytes; `f`'s.
+    #[inline]
+    pub(crate) fn with<T>(
+        &self,
+        ty: u8,
+        ctx: &[u8],
+        f: impl FnOnce(&[u8]) -> Result<T>,
+    ) -> Result<T> {
+        let len = data_aad_len(self.sid_len, ctx.len());
+        if len > Self::INLINE {
+            return self.with_long(ty, ctx, f);
+        }
+        let at = DATA_HEADER_LEN + 1 + self.sid_len;
+        let mut aad = self.head;
+        aad[DATA_HEADER_LEN - 1] = ty;
+        let (ctx_len, rest) = aad[at..len].split_at_mut(2);
+        ctx_len.copy_from_slice(&(ctx.len() as u16).to_be_bytes());
+        rest.copy_from_slice(ctx);
+        f(&aad[..len])
+    }
+
+    #[cold]
+    fn with_long<T>(&self, ty: u8, ctx: &[u8], f: impl FnOnce(&[u8]) -> Result<T>) -> Result<T> {
+        let len = data_aad_len(self.sid_len, ctx.len());
+        if len <= Self::STACK {
+            let mut stack = [0u8; Self::STACK];
+            let aad = &mut stack[..len];
+            write_data_aad(aad, ty, self.sid(), ctx)?;
+            f(aad)
+        } else {
+            let mut heap = vec![0u8; len];
+            write_data_aad(&mut heap, ty, self.sid(), ctx)?;
+            f(&heap)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The sealed export blob (SPEC.md section 12): private to this crate, laid out here for review.
+
+/// The version byte of the current export format (with a generation).
+pub(crate) const EXPORT_V2: u8 = 0x02;
+/// The version byte of the first format (no generation), still imported.
+pub(crate) const EXPORT_V1: u8 = 0x01;
+/// The longest export AAD: version, generation, `u8 len(sid)`, sid.
+const EXPORT_AAD_MAX: usize = 1 + 8 + 1 + MAX_SESSION_ID_LEN;
+
+/// `version || [u64be(generation)] || nonce || ciphertext || tag`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ExportBlob<'a> {
+    pub(crate) version: u8,
+    /// 0 for version 0x01, which has no generation field.
+    pub(crate) generation: u64,
+    pub(crate) nonce: &'a [u8; NONCE_LEN],
+    pub(crate) ciphertext: &'a [u8],
+    pub(crate) tag: &'a [u8; TAG_LEN],
+}
+
+impl<'a> ExportBlob<'a> {
+    /// `(version, generation)` and what follows them. Errors: [`Error::MalformedEnvelope`] (too
+    /// short), [`Error::UnsupportedVersion`].
+    pub(crate) fn parse_header(blob: &'a [u8]) -> Result<(u8, u64, &'a [u8])> {
+        let (&version, rest) = blob.split_first().ok_or(Error::MalformedEnvelope)?;
+        match version {
+            EXPORT_V1 => Ok((version, 0, rest)),
+            EXPORT_V2 => {
+                let (g, rest) = rest
+                    .split_first_chunk::<8>()
+                    .ok_or(Error::MalformedEnvelope)?;
+                Ok((version, u64::from_be_bytes(*g), rest))
+            }
+            _ => Err(Error::UnsupportedVersion),
+        }
+    }
+
+    /// Parse a whole blob. Errors: as [`ExportBlob::parse_header`], [`Error::MalformedEnvelope`]
+    /// (no room for the nonce and the tag).
+    pub(crate) fn parse(blob: &'a [u8]) -> Result<ExportBlob<'a>> {
+        let (version, generation, rest) = Self::parse_header(blob)?;
+        let (nonce, rest) = rest
+            .split_first_chunk::<NONCE_LEN>()
+            .ok_or(Error::MalformedEnvelope)?;
+        let (ciphertext, tag) = rest
+            .split_last_chunk::<TAG_LEN>()
+            .ok_or(Error::MalformedEnvelope)?;
+        Ok(ExportBlob {
+            version,
+            generation,
+            nonce,
+            ciphertext,
+            tag,
+        })
+    }
+
+    /// Bytes before the ciphertext.
+    pub(crate) fn header_len(version: u8) -> usize {
+        1 + if version == EXPORT_V1 { 0 } else { 8 } + NONCE_LEN
+    }
+
+    /// The blob's bytes.
+    pub(crate) fn to_vec(self) -> Vec<u8> {
+        let mut out =
+            Vec::with_capacity(Self::header_len(self.version) + self.ciphertext.len() + TAG_LEN);
+        out.push(self.version);
+        if self.version != EXPORT_V1 {
+            out.extend_from_slice(&self.generation.to_be_bytes());
+        }
+        out.extend_from_slice(self.nonce);
+        out.extend_from_slice(self.ciphertext);
+        out.extend_from_slice(self.tag);
+        out
+    }
+
+    /// Run `f` with the blob's associated data: `version || [u64be(generation)] || u8 len(sid)
+    /// || sid` (no generation for version 0x01). A session id over 64 bytes is
+    /// [`Error::InvalidArgument`].
+    pub(crate) fn with_aad<T>(
+        version: u8,
+        generation: u64,
+        session_id: &[u8],
+        f: impl FnOnce(&[u8]) -> Result<T>,
+    ) -> Result<T> {
+        if session_id.len() > MAX_SESSION_ID_LEN {
+            return Err(Error::InvalidArgument);
+        }
+        let mut aad = [0u8; EXPORT_AAD_MAX];
+        let mut n = 0;
+        aad[n] = version;
+        n += 1;
+        if version != EXPORT_V1 {
+            aad[n..n + 8].copy_from_slice(&generation.to_be_bytes());
+            n += 8;
+        }
+        aad[n] = session_id.len() as u8;
+        n += 1;
+        aad[n..n + session_id.len()].copy_from_slice(session_id);
+        f(&aad[..n + session_id.len()])
+    }
+}
+
+/// The exported state (the blob's plaintext): `u64be(expiresAtMs) || okm (88) || u32be(W) ||
+/// u64be(top) || (W/64 + 1) × u64be(bitmap word)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ExportState<'a> {
+    pub(crate) expires_at_ms: u64,
+    pub(crate) okm: &'a [u8; OKM_LEN],
+    pub(crate) window: u32,
+    pub(crate) top: u64,
+    /// The bitmap words, big-endian, 8 bytes each.
+    pub(crate) bits: &'a [u8],
+}
+
+/// Bytes of the state before the bitmap.
+const EXPORT_STATE_FIXED: usize = 8 + OKM_LEN + 4 + 8;
+
+impl<'a> ExportState<'a> {
+    /// Parse a decrypted state. The bitmap's word count is checked by the replay window. Errors:
+    /// [`Error::MalformedEnvelope`] (too short, or a bitmap that is not whole words).
+    pub(crate) fn parse(state: &'a [u8]) -> Result<ExportState<'a>> {
+        let (exp, rest) = state
+            .split_first_chunk::<8>()
+            .ok_or(Error::MalformedEnvelope)?;
+        let (okm, rest) = rest
+            .split_first_chunk::<OKM_LEN>()
+            .ok_or(Error::MalformedEnvelope)?;
+        let (window, rest) = rest
+            .split_first_chunk::<4>()
+            .ok_or(Error::MalformedEnvelope)?;
+        let (top, bits) = rest
+            .split_first_chunk::<8>()
+            .ok_or(Error::MalformedEnvelope)?;
+        if bits.len() % 8 != 0 {
+            return Err(Error::MalformedEnvelope);
+        }
+        Ok(ExportState {
+            expires_at_ms: u64::from_be_bytes(*exp),
+            okm,
+            window: u32::from_be_bytes(*window),
+            top: u64::from_be_bytes(*top),
+            bits,
+        })
+    }
+
+    /// The bitmap words.
+    pub(crate) fn words(&self) -> impl Iterator<Item = u64> + 'a {
+        self.bits
+            .chunks_exact(8)
+            .map(|w| u64::from_be_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]))
+    }
+
+    /// Append the state to `out` with the given bitmap words (into zeroizing memory: the caller
+    /// owns `out`).
+    pub(crate) fn write(
+        out: &mut Vec<u8>,
+        expires_at_ms: u64,
+        okm: &[u8; OKM_LEN],
+        window: u32,
+        top: u64,
+        words: &[u64],
+    ) {
+        out.reserve(EXPORT_STATE_FIXED + 8 * words.len());
+        out.extend_from_slice(&expires_at_ms.to_be_bytes());
+        out.extend_from_slice(okm);
+        out.extend_from_slice(&window.to_be_bytes());
+        out.extend_from_slice(&top.to_be_bytes());
+        for w in words {
+            out.extend_from_slice(&w.to_be_bytes());
+        }
+    }
 }
 
 /// Any SCv2 envelope, for inspection and fuzzing.
@@ -258,7 +683,7 @@ pub enum Envelope<'a> {
 
 /// Parse an envelope of any type.
 pub fn parse_any(input: &[u8]) -> Result<Envelope<'_>> {
-    let ty = finish(prefix(input).map(|(_, ty)| (&[][..], ty)))?;
+    let (ty, _) = split_prefix(input)?;
     match ty {
         TYPE_KEY_EXCHANGE => parse_key_exchange(input).map(Envelope::KeyExchange),
         TYPE_KEY_EXCHANGE_RESPONSE => {
@@ -402,5 +827,172 @@ mod tests {
             parse_key_exchange_response(&v),
             Err(Error::MalformedEnvelope)
         );
+    }
+    #[test]
+    fn header1_round_trip() {
+        let e = [7u8; 32];
+        let mut env = Vec::new();
+        write_key_exchange_header(&mut env, b"k-2026", &e);
+        assert_eq!(env.len(), key_exchange_header_len(6));
+        let header = env.clone();
+        env.extend(std::iter::repeat_n(0xAB, MIN_AEAD_LEN));
+        let k = parse_key_exchange(&env).unwrap();
+        assert_eq!(
+            (k.header, k.key_id, k.client_ephemeral),
+            (&header[..], &b"k-2026"[..], &e)
+        );
+        let mut short = [0u8; 10];
+        assert_eq!(
+            write_key_exchange_header_into(&mut short, b"k-2026", &e),
+            Err(Error::BufferTooSmall)
+        );
+        let mut buf = [0u8; 64];
+        assert_eq!(
+            write_key_exchange_header_into(&mut buf, b"", &e),
+            Err(Error::InvalidArgument)
+        );
+        let mut v = Vec::new();
+        write_key_exchange_header(&mut v, &[b'k'; 256], &e);
+        assert!(v.is_empty(), "an id too long to encode appends nothing");
+    }
+
+    #[test]
+    fn header2_round_trip() {
+        let f = [0x33u8; 32];
+        let mut env = key_exchange_response_header(&f).to_vec();
+        assert_eq!(&env[..4], b"SC\x02\x82");
+        env.extend(std::iter::repeat_n(1u8, MIN_AEAD_LEN));
+        let k = parse_key_exchange_response(&env).unwrap();
+        assert_eq!(k.header, &key_exchange_response_header(&f)[..]);
+        assert_eq!(k.server_ephemeral, &f);
+    }
+
+    #[test]
+    fn session_grant_round_trip() {
+        let g = SessionGrant {
+            session_id: "sid-1",
+            expires_at_ms: 0x0102_0304_0506_0708,
+            app_payload: b"{\"a\":1}",
+        };
+        let mut buf = [0u8; 64];
+        let n = g.write(&mut buf).unwrap();
+        assert_eq!(Some(n), g.len());
+        assert_eq!(&buf[..7], b"\x05sid-1\x01");
+        assert_eq!(SessionGrant::parse(&buf[..n]), Ok(g));
+        // Too short for the expiry, a bad id, an empty id.
+        assert_eq!(
+            SessionGrant::parse(&buf[..13]),
+            Err(Error::MalformedEnvelope)
+        );
+        assert_eq!(
+            SessionGrant::parse(b"\x01 \0\0\0\0\0\0\0\0"),
+            Err(Error::MalformedEnvelope)
+        );
+        assert_eq!(
+            SessionGrant::parse(&[0u8; 9]),
+            Err(Error::MalformedEnvelope)
+        );
+        assert_eq!(SessionGrant::parse(&[]), Err(Error::MalformedEnvelope));
+        assert_eq!(g.write(&mut buf[..n - 1]), Err(Error::BufferTooSmall));
+        let bad = SessionGrant {
+            session_id: "a b",
+            ..g
+        };
+        assert_eq!(bad.write(&mut buf), Err(Error::InvalidArgument));
+    }
+
+    #[test]
+    fn data_aad_layout() {
+        let mut aad = [0u8; 13];
+        assert_eq!(data_aad_len(2, 4), 13);
+        write_data_aad(&mut aad, TYPE_RESPONSE, b"s1", b"GET ").unwrap();
+        assert_eq!(&aad, b"SC\x02\x81\x02s1\x00\x04GET ");
+        assert_eq!(
+            write_data_aad(&mut aad[..12], TYPE_RESPONSE, b"s1", b"GET "),
+            Err(Error::InvalidArgument)
+        );
+    }
+
+    #[test]
+    fn data_aad_inline_is_the_layout() {
+        let sid = b"0123456789abcdefghijkl";
+        let head = DataAad::new(sid).unwrap();
+        for (ty, ctx) in [
+            (TYPE_REQUEST, &b"POST /web/v1/system/auth/password/init"[..]),
+            (TYPE_RESPONSE, b""),
+            (TYPE_REQUEST, &[b'x'; 128 - 29][..]),
+        ] {
+            let mut want = vec![0u8; data_aad_len(sid.len(), ctx.len())];
+            write_data_aad(&mut want, ty, sid, ctx).unwrap();
+            assert_eq!(head.with(ty, ctx, |aad| Ok(aad.to_vec())), Ok(want));
+        }
+        // Longer: on the stack, then on the heap, the same layout.
+        for n in [128 - 28, 384 - 29, 384 - 28, 5000] {
+            let ctx = vec![b'y'; n];
+            let mut want = vec![0u8; data_aad_len(sid.len(), n)];
+            write_data_aad(&mut want, TYPE_RESPONSE, sid, &ctx).unwrap();
+            assert_eq!(
+                head.with(TYPE_RESPONSE, &ctx, |aad| Ok(aad.to_vec())),
+                Ok(want)
+            );
+        }
+        assert_eq!(
+            head.with(TYPE_REQUEST, &vec![0u8; MAX_CTX + 1], |_| Ok(())),
+            Err(Error::InvalidArgument)
+        );
+        assert!(DataAad::new(&[b's'; 65]).is_err());
+    }
+
+    #[test]
+    fn export_blob_and_state_round_trip() {
+        let okm = [9u8; OKM_LEN];
+        let mut state = Vec::new();
+        ExportState::write(&mut state, 77, &okm, 64, 5, &[1, u64::MAX]);
+        let st = ExportState::parse(&state).unwrap();
+        assert_eq!(
+            (st.expires_at_ms, st.okm, st.window, st.top),
+            (77, &okm, 64, 5)
+        );
+        assert_eq!(st.words().collect::<Vec<_>>(), vec![1, u64::MAX]);
+        assert_eq!(
+            ExportState::parse(&state[..state.len() - 1]),
+            Err(Error::MalformedEnvelope)
+        );
+        assert_eq!(
+            ExportState::parse(&state[..20]),
+            Err(Error::MalformedEnvelope)
+        );
+
+        for version in [EXPORT_V1, EXPORT_V2] {
+            let blob = ExportBlob {
+                version,
+                generation: if version == EXPORT_V1 { 0 } else { 42 },
+                nonce: &[3u8; NONCE_LEN],
+                ciphertext: &state,
+                tag: &[4u8; TAG_LEN],
+            };
+            let bytes = blob.to_vec();
+            assert_eq!(
+                bytes.len(),
+                ExportBlob::header_len(version) + state.len() + TAG_LEN
+            );
+            assert_eq!(ExportBlob::parse(&bytes), Ok(blob));
+            let (v, g, _) = ExportBlob::parse_header(&bytes).unwrap();
+            assert_eq!((v, g), (version, blob.generation));
+            let aad = ExportBlob::with_aad(version, blob.generation, b"sid", |a| Ok(a.to_vec()));
+            let mut want = vec![version];
+            if version == EXPORT_V2 {
+                want.extend_from_slice(&42u64.to_be_bytes());
+            }
+            want.extend_from_slice(b"\x03sid");
+            assert_eq!(aad, Ok(want));
+        }
+        assert_eq!(ExportBlob::parse(&[]), Err(Error::MalformedEnvelope));
+        assert_eq!(
+            ExportBlob::parse(&[3, 0, 0]),
+            Err(Error::UnsupportedVersion)
+        );
+        assert_eq!(ExportBlob::parse(&[2, 0, 0]), Err(Error::MalformedEnvelope));
+        assert_eq!(ExportBlob::parse(&[1; 28]), Err(Error::MalformedEnvelope));
     }
 }

@@ -1,10 +1,11 @@
-//! A hostile-input campaign (issue 5), section by section.
+//! A hostile-input campaign, section by section.
 //!
 //! Every section throws one family of bad inputs at the four entry points that read bytes from
 //! the network (the server's `accept` of a type 1 and `open_request` of a type 2, the client's
 //! `finish` of a type 130 and `open_response` of a type 129) and asserts the *exact* error that
-//! SPEC.md section 10 (the order of checks) decides, computed by the small model below
-//! ([`expected`]), not just "some error".
+//! SPEC.md section 10 (the order of checks) decides, computed by the harness's model of it
+//! (`scv2_test_support::spec10`, the same one the fuzz oracles use; see [`expected`]), not just
+//! "some error".
 //!
 //! 0. The world: fixed keys (test-vector constructors), one established session.
 //! 1. Envelopes of every length 0..=200 at every entry point (and the web form decoder).
@@ -31,8 +32,10 @@ use scv2::wire::{
 };
 use scv2::{
     max_open_len, web, ClientConfig, ClientHandshake, ClientSession, Error, Limits, OsRng,
-    PendingRequest, PinnedKey, Server, ServerConfig, ServerKey, ServerSession, StorageKey, MAX_SEQ,
+    PendingRequest, PinnedKey, Server, ServerConfig, ServerSession, StorageKey, MAX_SEQ,
 };
+use scv2_test_support::pair::{seal as seal_on, FixedKeys, Options, Pair};
+use scv2_test_support::spec10::{self, ServerView, Window, LOW_ORDER_U};
 
 // ---------------------------------------------------------------------------------------------
 // 0. The world.
@@ -70,17 +73,6 @@ const ENTRIES: [Entry; 4] = [
     Entry::OpenResponse,
 ];
 
-impl Entry {
-    fn ty(self) -> u8 {
-        match self {
-            Entry::Accept => T1,
-            Entry::Finish => T130,
-            Entry::OpenRequest => T2,
-            Entry::OpenResponse => T129,
-        }
-    }
-}
-
 /// A server with one key, a client that pinned it, and one established session in which
 /// request 1 was opened and answered and request 2 was sealed but not opened yet.
 struct World {
@@ -101,6 +93,10 @@ struct World {
     /// `iv_c2s` and `iv_s2c` (SPEC.md section 7), recovered from the envelopes.
     iv_c2s: [u8; 12],
     iv_s2c: [u8; 12],
+    /// The model of the session's replay window (request 1 accepted).
+    window: Window,
+    /// What the world was built from (a fresh handshake repeats it).
+    options: Options,
 }
 
 fn xor_seq(iv: &[u8], seq: u64) -> [u8; 12] {
@@ -112,10 +108,7 @@ fn xor_seq(iv: &[u8], seq: u64) -> [u8; 12] {
 }
 
 fn seal(client: &ClientSession, body: &[u8], now: u64) -> Result<(PendingRequest, Vec<u8>), Error> {
-    let mut out = vec![0u8; client.sealed_len(body.len())];
-    let (p, n) = client.seal_request(CTX, body, now, &mut out)?;
-    out.truncate(n);
-    Ok((p, out))
+    seal_on(client, CTX, body, now)
 }
 
 fn open_req(
@@ -123,10 +116,27 @@ fn open_req(
     env: &[u8],
     now: u64,
 ) -> Result<(scv2::ResponseSlot, Vec<u8>), Error> {
-    let mut out = vec![0u8; max_open_len(env.len())];
-    let (slot, n) = s.open_request(CTX, env, now, &mut out)?;
-    out.truncate(n);
-    Ok((slot, out))
+    scv2_test_support::pair::open(s, CTX, env, now)
+}
+
+/// The harness's options of this world: fixed keys, so that every envelope is always the same.
+fn options(key_expires: Option<u64>) -> Options {
+    Options {
+        fixed: Some(FixedKeys {
+            server_static: SERVER_PRIVATE,
+            client_ephemeral: CLIENT_EPHEMERAL,
+            server_ephemeral: SERVER_EPHEMERAL,
+            iv1: IV1,
+        }),
+        key_id: KID.to_owned(),
+        key_created_at_ms: NOW - 1000,
+        key_expires_at_ms: key_expires,
+        session_id: SID.to_owned(),
+        expires_at_ms: NOW + TTL,
+        kx_payload: b"{}".to_vec(),
+        now_ms: NOW,
+        ..Options::default()
+    }
 }
 
 impl World {
@@ -135,26 +145,16 @@ impl World {
     }
 
     fn with_key_expiry(key_expires: Option<u64>) -> World {
-        let mut server = Server::new(ServerConfig::default());
-        let key =
-            ServerKey::from_private_bytes(KID, &SERVER_PRIVATE, NOW - 1000, key_expires).unwrap();
-        let mut config = ClientConfig::new();
-        config.pin(PinnedKey::new(KID, *key.public_key()).unwrap());
-        server.add_key(key).unwrap();
-        let (hs, kx) = ClientHandshake::start_with_ephemeral_for_test_vectors(
-            &config,
-            KID,
-            b"{}",
-            CLIENT_EPHEMERAL,
-            IV1,
-        )
-        .unwrap();
-        let (session, kxr) = server
-            .accept(&kx, NOW)
-            .unwrap()
-            .respond_with_ephemeral_for_test_vectors(SID, NOW + TTL, b"", SERVER_EPHEMERAL)
-            .unwrap();
-        let client = hs.finish(&kxr, NOW).unwrap();
+        let options = options(key_expires);
+        let Pair {
+            server,
+            config,
+            kx,
+            kxr,
+            client,
+            session,
+            ..
+        } = options.build();
         let (_, r1) = seal(&client, b"one", NOW).unwrap();
         let (slot, _) = open_req(&session, &r1, NOW).unwrap();
         let mut response = vec![0u8; session.sealed_len(6)];
@@ -165,9 +165,13 @@ impl World {
         let (_, request) = seal(&client, b"two", NOW).unwrap();
         let storage = StorageKey::new(&[0x55; 32]);
         let session_blob = session.export(&storage, &mut OsRng).unwrap();
+        let mut window = Window::new(scv2::DEFAULT_WINDOW);
+        window.mark(1);
         World {
             iv_c2s: xor_seq(&request[4..16], 2),
             iv_s2c: xor_seq(&response[4..16], 1),
+            window,
+            options,
             server,
             config,
             kx,
@@ -182,14 +186,7 @@ impl World {
 
     /// A pending handshake whose type 130 is `self.kxr`.
     fn handshake(&self) -> ClientHandshake {
-        let (hs, kx) = ClientHandshake::start_with_ephemeral_for_test_vectors(
-            &self.config,
-            KID,
-            b"{}",
-            CLIENT_EPHEMERAL,
-            IV1,
-        )
-        .unwrap();
+        let (hs, kx) = self.options.start(&self.config, 0);
         assert_eq!(kx, self.kx);
         hs
     }
@@ -239,109 +236,28 @@ impl World {
     }
 }
 
-/// SPEC.md section 10 steps 2–5 (magic, version, type, structure) at an entry point that takes
-/// type `want`. `None`: the framing is fine.
-fn framing_error(env: &[u8], want: u8) -> Option<Error> {
-    use Error::{MalformedEnvelope as M, UnknownType, UnsupportedVersion};
-    let byte = |i: usize| env.get(i).copied().ok_or(M);
-    let check = || -> Result<(), Error> {
-        if byte(0)? != b'S' || byte(1)? != b'C' {
-            return Err(M);
-        }
-        if byte(2)? != 2 {
-            return Err(UnsupportedVersion);
-        }
-        let ty = byte(3)?;
-        if ![T1, T2, T129, T130].contains(&ty) {
-            return Err(UnknownType);
-        }
-        if ty != want {
-            return Err(M); // a known type at the wrong entry point
-        }
-        let header = match ty {
-            T1 => {
-                let k = usize::from(byte(4)?);
-                let id = env.get(5..5 + k).ok_or(M)?;
-                if k == 0 || !id.iter().all(|b| (0x21..=0x7e).contains(b)) {
-                    return Err(M);
-                }
-                if env.get(5 + k..7 + k) != Some(&[0, 32][..])
-                    || env.get(39 + k..41 + k) != Some(&[0, 0][..])
-                {
-                    return Err(M);
-                }
-                41 + k
-            }
-            T130 => 36,
-            _ => 4,
-        };
-        // The AEAD part: IV (12), ciphertext (at least 1), tag (16).
-        if env.len() < header + 29 {
-            return Err(M);
-        }
-        Ok(())
-    };
-    check().err()
-}
-
-/// `u & !2^255` (RFC 7748 masks the top bit) is one of [`LOW_ORDER_ENCODINGS`].
-fn is_low_order(u: &[u8]) -> bool {
-    let mut u: [u8; 32] = u.try_into().unwrap();
-    u[31] &= 0x7f;
-    LOW_ORDER_ENCODINGS.contains(&u)
-}
-
-/// What `entry` must return for `env`, by SPEC.md section 10, in this world.
+/// What `entry` must return for `env` in this world: the harness's model of SPEC.md section 10
+/// up to authentication, then `decryption_failed` for anything but the authentic bytes.
 fn expected(w: &World, entry: Entry, env: &[u8]) -> Result<(), Error> {
-    if env.len() > Limits::default().max_envelope {
-        return Err(Error::PayloadTooLarge); // 1. size caps
-    }
-    if let Some(e) = framing_error(env, entry.ty()) {
-        return Err(e); // 2.-5.
-    }
-    let authentic = env == w.authentic(entry);
     match entry {
-        Entry::Accept => {
-            if &env[5..5 + usize::from(env[4])] != KID.as_bytes() {
-                return Err(Error::UnknownKeyId); // 6.
-            }
-            let e_at = 5 + usize::from(env[4]) + 2;
-            if is_low_order(&env[e_at..e_at + 32]) {
-                return Err(Error::InvalidPublicKey); // after 6
-            }
-        }
-        Entry::Finish => {
-            if is_low_order(&env[4..36]) {
-                return Err(Error::InvalidPublicKey); // after 5
-            }
-        }
+        Entry::Accept => spec10::expected_accept(KID.as_bytes(), env)?,
+        Entry::Finish => spec10::expected_finish(env)?,
         Entry::OpenRequest => {
-            let n = recover(&w.iv_c2s, &env[4..16]).ok_or(Error::DecryptionFailed)?; // 8.
-            if n == 1 {
-                return Err(Error::Replayed); // 9. (request 1 was accepted)
-            }
+            let view = ServerView {
+                iv_c2s: &w.iv_c2s,
+                expires_at_ms: NOW + TTL,
+                window: &w.window,
+                closed: false,
+            };
+            spec10::expected_open_request(view, CTX, env, NOW, None).map(drop)?
         }
-        Entry::OpenResponse => {
-            let n = recover(&w.iv_s2c, &env[4..16]).ok_or(Error::DecryptionFailed)?; // 8.
-            if n != 1 {
-                return Err(Error::ResponseMismatch); // 8.
-            }
-        }
+        Entry::OpenResponse => spec10::expected_open_response(&w.iv_s2c, CTX, env, 1, false, None)?,
     }
-    if authentic {
+    if env == w.authentic(entry) {
         Ok(())
     } else {
         Err(Error::DecryptionFailed) // 10.
     }
-}
-
-/// `n = IV XOR iv_dir` if the top four bytes are zero and `1 <= n <= 2^32 - 1`.
-fn recover(iv_dir: &[u8; 12], iv: &[u8]) -> Option<u64> {
-    let x: Vec<u8> = iv_dir.iter().zip(iv).map(|(a, b)| a ^ b).collect();
-    if x[..4] != [0; 4] {
-        return None;
-    }
-    Some(u64::from_be_bytes(x[4..].try_into().unwrap())).filter(|n| (1..=MAX_SEQ).contains(n))
 }
 
 #[track_caller]
@@ -791,43 +707,20 @@ fn s5_sequence_numbers_at_0_and_2_pow_32_minus_1_and_2_pow_32() {
 /// keys?"), in libsodium's `has_small_order`, and RFC 7748 section 7; checked with a Montgomery
 /// ladder (these u give all zeros for every clamped scalar, and `[8] P = O`).
 const SMALL_ORDER_POINTS: [(&str, [u8; 32]); 8] = [
-    ("identity (no u; sent as u = 0)", [0; 32]),
-    ("order 2: u = 0", [0; 32]),
-    ("order 4: u = 1, +v", U1),
-    ("order 4: u = 1, -v", U1),
-    ("order 8: u = 3256...3504, +v", U8A),
-    ("order 8: u = 3256...3504, -v", U8A),
-    ("order 8: u = 3938...5823, +v", U8B),
-    ("order 8: u = 3938...5823, -v", U8B),
+    ("identity (no u; sent as u = 0)", LOW_ORDER_U[0]),
+    ("order 2: u = 0", LOW_ORDER_U[0]),
+    ("order 4: u = 1, +v", LOW_ORDER_U[1]),
+    ("order 4: u = 1, -v", LOW_ORDER_U[1]),
+    ("order 8: u = 3256...3504, +v", LOW_ORDER_U[2]),
+    ("order 8: u = 3256...3504, -v", LOW_ORDER_U[2]),
+    ("order 8: u = 3938...5823, +v", LOW_ORDER_U[3]),
+    ("order 8: u = 3938...5823, -v", LOW_ORDER_U[3]),
 ];
-const U1: [u8; 32] = {
-    let mut u = [0u8; 32];
-    u[0] = 1;
-    u
-};
-/// 325606250916557431795983626356110631294008115727848805560023387167927233504, little-endian.
-const U8A: [u8; 32] = [
-    0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae, 0x16, 0x56, 0xe3, 0xfa, 0xf1, 0x9f, 0xc4, 0x6a,
-    0xda, 0x09, 0x8d, 0xeb, 0x9c, 0x32, 0xb1, 0xfd, 0x86, 0x62, 0x05, 0x16, 0x5f, 0x49, 0xb8, 0x00,
-];
-/// 39382357235489614581723060781553021112529911719440698176882885853963445705823, little-endian.
-const U8B: [u8; 32] = [
-    0x5f, 0x9c, 0x95, 0xbc, 0xa3, 0x50, 0x8c, 0x24, 0xb1, 0xd0, 0xb1, 0x55, 0x9c, 0x83, 0xef, 0x5b,
-    0x04, 0x44, 0x5c, 0xc4, 0x58, 0x1c, 0x8e, 0x86, 0xd8, 0x22, 0x4e, 0xdd, 0xd0, 0x9f, 0x11, 0x57,
-];
-/// `p + d` little-endian, p = 2^255 − 19.
-const fn p_plus(d: i16) -> [u8; 32] {
-    let mut u = [0xffu8; 32];
-    u[31] = 0x7f;
-    u[0] = (0xed + d) as u8;
-    u
-}
-/// Every 32-byte encoding (bit 255 clear) that X25519 maps to an all-zero output: the
-/// small-order u-coordinates above, the order-4 point of the quadratic twist (u = p − 1), and the
-/// non-canonical encodings p (≡ 0) and p + 1 (≡ 1). With bit 255 set (which RFC 7748 masks) they
-/// are refused too.
-const LOW_ORDER_ENCODINGS: [[u8; 32]; 7] =
-    [[0; 32], U1, U8A, U8B, p_plus(-1), p_plus(0), p_plus(1)];
+/// Every 32-byte encoding (bit 255 clear) that X25519 maps to an all-zero output (the harness's
+/// list: the small-order u-coordinates above, the order-4 point of the quadratic twist, and the
+/// non-canonical encodings p and p + 1). With bit 255 set (which RFC 7748 masks) they are refused
+/// too.
+const LOW_ORDER_ENCODINGS: [[u8; 32]; 7] = LOW_ORDER_U;
 
 fn with_top_bit(mut u: [u8; 32]) -> [u8; 32] {
     u[31] |= 0x80;
@@ -1071,34 +964,26 @@ fn s8_a_session_used_after_close() {
 #[test]
 fn s9_one_full_exchange() {
     // Standalone (no `World`): seven X25519 operations in all, so that Miri finishes in time.
-    let mut server = Server::new(ServerConfig::default());
-    let key = ServerKey::from_private_bytes(KID, &SERVER_PRIVATE, NOW - 1000, None).unwrap();
-    let mut config = ClientConfig::new();
-    config.pin(PinnedKey::new(KID, *key.public_key()).unwrap());
-    server.add_key(key).unwrap();
-    let (hs, kx) = ClientHandshake::start_with_ephemeral_for_test_vectors(
-        &config,
-        KID,
+    let p = Options {
+        app_payload: b"hi".to_vec(),
+        ..options(None)
+    }
+    .build();
+    let (server, client, session) = (&p.server, &p.client, &p.session);
+    assert_eq!(
+        server.accept(&p.kx, NOW).unwrap().payload(),
         b"{}",
-        CLIENT_EPHEMERAL,
-        IV1,
-    )
-    .unwrap();
-    let accepted = server.accept(&kx, NOW).unwrap();
-    assert_eq!(accepted.payload(), b"{}");
-    let (session, kxr) = accepted
-        .respond_with_ephemeral_for_test_vectors(SID, NOW + TTL, b"hi", SERVER_EPHEMERAL)
-        .unwrap();
-    let client = hs.finish(&kxr, NOW).unwrap();
+        "the type-1 payload"
+    );
     assert_eq!(client.session_id(), SID);
     assert_eq!(client.app_payload(), b"hi");
 
     // One request and its response, with a replay and a tampered response refused.
-    let (pending, request) = seal(&client, br#"{"password":"x"}"#, NOW).unwrap();
-    let (slot, body) = open_req(&session, &request, NOW).unwrap();
+    let (pending, request) = seal(client, br#"{"password":"x"}"#, NOW).unwrap();
+    let (slot, body) = open_req(session, &request, NOW).unwrap();
     assert_eq!(body, br#"{"password":"x"}"#);
     assert_eq!(
-        open_req(&session, &request, NOW).map(drop),
+        open_req(session, &request, NOW).map(drop),
         Err(Error::Replayed)
     );
     let mut response = vec![0u8; session.sealed_len(2)];

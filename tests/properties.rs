@@ -1,53 +1,29 @@
 //! Property tests: round trips, tamper detection for every envelope type, replay semantics.
 
 use proptest::prelude::*;
-use rand_chacha::rand_core::SeedableRng;
-use rand_chacha::ChaCha20Rng;
 
-use scv2::{
-    max_open_len, ClientConfig, ClientHandshake, ClientSession, Error, PinnedKey, Server,
-    ServerConfig, ServerKey, ServerSession,
-};
+use scv2::{max_open_len, ClientSession, Error, ServerSession};
+use scv2_test_support::pair::{Options, Pair};
 
 const NOW: u64 = 1_800_000_000_000;
 
-struct Pair {
-    server: Server,
-    config: ClientConfig,
-    kx: Vec<u8>,
-    kxr: Vec<u8>,
-    client: ClientSession,
-    session: ServerSession,
-}
-
+/// The harness's pair with the given seed, padding blocks and window.
 fn pair(seed: u64, client_block: usize, server_block: usize, window: u32) -> Pair {
-    let mut rng = ChaCha20Rng::seed_from_u64(seed);
-    let cfg = ServerConfig::default()
-        .with_padding_block(server_block)
-        .unwrap()
-        .with_replay_window(window)
-        .unwrap();
-    let mut server = Server::new(cfg);
-    let key = ServerKey::generate("prop", 0, None, &mut rng).unwrap();
-    let mut config = ClientConfig::new();
-    config.pin(PinnedKey::new("prop", *key.public_key()).unwrap());
-    config.set_padding_block(client_block).unwrap();
-    server.add_key(key).unwrap();
-    let (hs, kx) = ClientHandshake::start(&config, "prop", b"kx", &mut rng).unwrap();
-    let (session, kxr) = server
-        .accept(&kx, NOW)
-        .unwrap()
-        .respond("prop-session", NOW + 60_000, b"kxr", &mut rng)
-        .unwrap();
-    let client = hs.finish(&kxr, NOW).unwrap();
-    Pair {
-        server,
-        config,
-        kx,
-        kxr,
-        client,
-        session,
+    Options {
+        seed,
+        client_block,
+        server_block,
+        window,
+        key_id: "prop".to_owned(),
+        key_created_at_ms: 0,
+        session_id: "prop-session".to_owned(),
+        expires_at_ms: NOW + 60_000,
+        kx_payload: b"kx".to_vec(),
+        app_payload: b"kxr".to_vec(),
+        now_ms: NOW,
+        ..Options::default()
     }
+    .build()
 }
 
 fn seal(c: &ClientSession, ctx: &[u8], body: &[u8]) -> (scv2::PendingRequest, Vec<u8>) {
@@ -127,19 +103,14 @@ proptest! {
         prop_assert!(p.server.accept(&kx, NOW).is_err());
         prop_assert!(p.server.accept(&p.kx[..cut % p.kx.len()], NOW).is_err());
 
-        // Type 130 (a fresh handshake from the same seed reproduces the same client state).
-        let mut rng = ChaCha20Rng::seed_from_u64(seed);
-        let _ = ServerKey::generate("prop", 0, None, &mut rng).unwrap();
-        let fresh = |rng: &mut ChaCha20Rng| ClientHandshake::start(&p.config, "prop", b"kx", rng).unwrap().0;
+        // Type 130 (a fresh handshake from the same options reproduces the same client state).
+        let fresh = || p.options.start(&p.config, 0).0;
         let mut kxr = p.kxr.clone();
         let i = bit % (kxr.len() * 8);
         kxr[i / 8] ^= 1 << (i % 8);
-        let mut r1 = rng.clone();
-        prop_assert!(fresh(&mut r1).finish(&kxr, NOW).is_err());
-        let mut r2 = rng.clone();
-        prop_assert!(fresh(&mut r2).finish(&p.kxr[..cut % p.kxr.len()], NOW).is_err());
-        let mut r3 = rng.clone();
-        prop_assert!(fresh(&mut r3).finish(&p.kxr, NOW).is_ok(), "control: the untampered type 130 finishes");
+        prop_assert!(fresh().finish(&kxr, NOW).is_err());
+        prop_assert!(fresh().finish(&p.kxr[..cut % p.kxr.len()], NOW).is_err());
+        prop_assert!(fresh().finish(&p.kxr, NOW).is_ok(), "control: the untampered type 130 finishes");
 
         // Type 2.
         let (pending, req) = seal(&p.client, ctx, b"{\"a\":1}");

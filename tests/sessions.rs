@@ -7,12 +7,14 @@ use std::sync::Arc;
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
+use scv2_test_support::pair::{self, Options};
+
 use scv2::{
     max_open_len, web, ClientConfig, ClientHandshake, ClientSession, Error, Limits, PinnedKey,
     Server, ServerConfig, ServerKey, ServerSession, StorageKey, Trust,
 };
 
-const NOW: u64 = 1_800_000_000_000;
+const NOW: u64 = scv2_test_support::NOW;
 const TTL: u64 = 600_000;
 const CTX: &[u8] = b"POST /web/v1/system/auth/password/init";
 
@@ -20,41 +22,30 @@ fn rng(seed: u64) -> ChaCha20Rng {
     ChaCha20Rng::seed_from_u64(seed)
 }
 
+/// The harness's pair from `seed` (key "k1", session "sid-1" for `TTL`).
+fn options(seed: u64) -> Options {
+    Options {
+        seed,
+        expires_at_ms: NOW + TTL,
+        ..Options::default()
+    }
+}
+
 fn server_and_config(seed: u64) -> (Server, ClientConfig) {
-    let mut r = rng(seed);
-    let mut server = Server::new(ServerConfig::default());
-    let key = ServerKey::generate("k1", NOW - 1000, None, &mut r).unwrap();
-    let mut config = ClientConfig::new();
-    config.pin(PinnedKey::new("k1", *key.public_key()).unwrap());
-    server.add_key(key).unwrap();
-    (server, config)
+    options(seed).server_and_config()
 }
 
 fn connect(seed: u64) -> (Server, ClientSession, ServerSession) {
-    let (server, config) = server_and_config(seed);
-    let mut r = rng(seed + 1);
-    let (hs, kx) = ClientHandshake::start(&config, "k1", b"", &mut r).unwrap();
-    let (ss, kxr) = server
-        .accept(&kx, NOW)
-        .unwrap()
-        .respond("sid-1", NOW + TTL, b"", &mut r)
-        .unwrap();
-    let cs = hs.finish(&kxr, NOW).unwrap();
-    (server, cs, ss)
+    let p = options(seed).build();
+    (p.server, p.client, p.session)
 }
 
 fn seal(c: &ClientSession, body: &[u8]) -> (scv2::PendingRequest, Vec<u8>) {
-    let mut out = vec![0u8; c.sealed_len(body.len())];
-    let (p, n) = c.seal_request(CTX, body, NOW, &mut out).unwrap();
-    out.truncate(n);
-    (p, out)
+    pair::seal(c, CTX, body, NOW).unwrap()
 }
 
 fn open(s: &ServerSession, env: &[u8], now: u64) -> Result<(scv2::ResponseSlot, Vec<u8>), Error> {
-    let mut out = vec![0u8; max_open_len(env.len())];
-    let (slot, n) = s.open_request(CTX, env, now, &mut out)?;
-    out.truncate(n);
-    Ok((slot, out))
+    pair::open(s, CTX, env, now)
 }
 
 #[test]
@@ -296,6 +287,63 @@ fn concurrent_sealing_and_opening() {
     });
     assert_eq!(accepted.load(Ordering::Relaxed), 4 * per_thread);
     assert_eq!(replayed.load(Ordering::Relaxed), 4 * per_thread);
+}
+
+/// The replay window's check is lock-free and its marks are serialized: threads racing to open
+/// copies of the same requests accept each exactly once, and every export taken during the race
+/// carries a generation equal to the number of requests its window refuses as replays.
+#[test]
+fn racing_copies_are_accepted_once_and_exports_stay_consistent() {
+    let (_, cs, ss) = connect(24);
+    let n = if cfg!(miri) { 4 } else { 600 };
+    let envelopes: Vec<Vec<u8>> = (0..n)
+        .map(|i| seal(&cs, format!("{i}").as_bytes()).1)
+        .collect();
+    let storage = StorageKey::new(&[0x24; 32]);
+    let accepted = AtomicUsize::new(0);
+    let exports = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for t in 0..6usize {
+            let (ss, envelopes, accepted) = (&ss, &envelopes, &accepted);
+            s.spawn(move || {
+                for i in 0..n {
+                    // Each thread walks the requests in its own order.
+                    let i = (i * (2 * t + 1) + t) % n;
+                    match open(ss, &envelopes[i], NOW) {
+                        Ok(_) => {
+                            accepted.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Err(Error::Replayed) => {}
+                        Err(e) => panic!("unexpected {e}"),
+                    }
+                }
+            });
+        }
+        let (ss, exports) = (&ss, &exports);
+        let storage = &storage;
+        s.spawn(move || {
+            for _ in 0..5 {
+                let blob = ss.export(storage, &mut rng(25)).unwrap();
+                exports.lock().unwrap().push(blob);
+            }
+        });
+    });
+    assert_eq!(accepted.load(Ordering::SeqCst), n);
+    assert_eq!(ss.generation(), n as u64);
+    for blob in exports.into_inner().unwrap() {
+        let generation = scv2::export_generation(&blob).unwrap();
+        let copy =
+            ServerSession::import(&storage, "sid-1", &blob, &ServerConfig::default()).unwrap();
+        assert_eq!(copy.generation(), generation);
+        let refused = envelopes
+            .iter()
+            .filter(|e| open(&copy, e, NOW).err() == Some(Error::Replayed))
+            .count();
+        assert_eq!(
+            refused as u64, generation,
+            "the export's generation counts its window"
+        );
+    }
 }
 
 #[test]
@@ -628,7 +676,13 @@ fn web_form_carries_envelopes() {
     let (_, cs, ss) = connect(20);
     let (_, env) = seal(&cs, b"{\"password\":\"x\"}");
     let form = web::encode(&env);
-    assert!(form.starts_with("{\"v\":2,\"p\":\"U0MCAg"));
+    // Exactly `{"v":2,"p":"<standard base64 with padding>"}`, the type-2 prefix "SC\x02\x02" first.
+    use base64ct::{Base64, Encoding};
+    assert_eq!(
+        form,
+        format!("{{\"v\":2,\"p\":\"{}\"}}", Base64::encode_string(&env))
+    );
+    assert!(form.starts_with("{\"v\":2,\"p\":\"U0MC") && env.starts_with(b"SC\x02\x02"));
     let back = web::decode(form.as_bytes(), 1 << 21).unwrap();
     assert_eq!(back, env);
     assert!(open(&ss, &back, NOW).is_ok());

@@ -23,21 +23,7 @@ fn vector_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/scv2-x25519.json")
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Vec<u8> {
-    assert!(s.len().is_multiple_of(2), "odd hex length");
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
-        .collect()
-}
-
-fn arr<const N: usize>(s: &str) -> [u8; N] {
-    unhex(s).try_into().expect("fixed-size hex field")
-}
+use scv2_test_support::hex::{hex, unhex, unhex_array as arr};
 
 /// Deterministic bytes for a case field: SHA-256 counter-mode over a label.
 fn det(case: &str, field: &str, len: usize) -> Vec<u8> {

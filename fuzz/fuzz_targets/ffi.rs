@@ -1,5 +1,5 @@
 //! `ffi`: the `server_open` and `client_open` entry points again, through the C ABI
-//! (`scv2::ffi`, `include/scv2.h`), with arbitrary pointers, lengths and capacities: NULL
+//! (`scv2_ffi`, `include/scv2.h`), with arbitrary pointers, lengths and capacities: NULL
 //! pointers, lengths above the caps (up to `usize::MAX`, with a pointer to fewer bytes: the
 //! library must refuse them before looking at the pointer, which ASan checks), output buffers
 //! too small by any amount or larger than needed, size queries (`out = NULL, out_cap = 0`), an
@@ -36,7 +36,7 @@ use std::ptr::{null, null_mut};
 use std::sync::{LazyLock, Mutex};
 
 use libfuzzer_sys::fuzz_target;
-use scv2::ffi::*;
+use scv2_ffi::*;
 use scv2::{max_open_len, ClientSession, Error, Limits};
 use scv2_fuzz::{
     expected_accept, expected_finish, expected_open_request, expected_open_response, Case, Frame,

@@ -24,18 +24,14 @@ use std::sync::LazyLock;
 use arbitrary::Arbitrary;
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
-use scv2::wire::{
-    self, TYPE_KEY_EXCHANGE, TYPE_KEY_EXCHANGE_RESPONSE, TYPE_REQUEST, TYPE_RESPONSE,
-};
+use scv2::wire;
 use scv2::{
     key_exchange_len, key_exchange_response_len, max_open_len, sealed_len, ClientConfig,
     ClientHandshake, ClientSession, Error, Limits, OsRng, PendingRequest, PinnedKey, ResponseSlot,
     Server, ServerConfig, ServerKey, ServerSession, StorageKey, BODY_OFFSET_IN_PLACE,
 };
-use scv2_fuzz::{
-    is_low_order, model_client_ephemeral, model_key_id, model_parse, model_seq, seq_in_range,
-    Window, MAX_SEQ,
-};
+use scv2_fuzz::{Window, MAX_SEQ};
+use scv2_test_support::spec10;
 
 const NOW: u64 = 1_800_000_000_000;
 const KEY_ID: &str = "k-rt";
@@ -184,23 +180,22 @@ fn session_id(sel: u8) -> String {
         .collect()
 }
 
-/// `Server::accept`'s error for bytes that are not the authentic type 1 (SPEC.md section 10).
+// What the entry points must return for bytes that are not authentic: the shared model of SPEC.md
+// section 10 (`scv2_test_support::spec10`), where `Ok` (only authentication left) means
+// `decryption_failed` here.
+
+/// `Server::accept`'s error for bytes that are not the authentic type 1.
 fn expected_accept(env: &[u8]) -> Error {
-    match model_parse(env, TYPE_KEY_EXCHANGE) {
-        Err(e) => e,
-        Ok(_) if model_key_id(env) != KEY_ID.as_bytes() => Error::UnknownKeyId,
-        Ok(_) if is_low_order(&model_client_ephemeral(env)) => Error::InvalidPublicKey,
-        Ok(_) => Error::DecryptionFailed,
-    }
+    spec10::expected_accept(KEY_ID.as_bytes(), env)
+        .err()
+        .unwrap_or(Error::DecryptionFailed)
 }
 
 /// `ClientHandshake::finish`'s error for bytes that are not the authentic type 130.
 fn expected_finish(env: &[u8]) -> Error {
-    match model_parse(env, TYPE_KEY_EXCHANGE_RESPONSE) {
-        Err(e) => e,
-        Ok(_) if is_low_order(env[4..36].try_into().expect("F")) => Error::InvalidPublicKey,
-        Ok(_) => Error::DecryptionFailed,
-    }
+    spec10::expected_finish(env)
+        .err()
+        .unwrap_or(Error::DecryptionFailed)
 }
 
 /// The IV of a type 2 or 129 (their IV is at offset 4).
@@ -208,36 +203,25 @@ fn iv_of(env: &[u8]) -> [u8; 12] {
     env[4..16].try_into().expect("iv")
 }
 
-fn check_caps(env: &[u8], ctx: &[u8]) -> Result<(), Error> {
-    let l = Limits::default();
-    if env.len() > l.max_envelope || ctx.len() > l.max_ctx {
-        return Err(Error::PayloadTooLarge);
-    }
-    Ok(())
-}
-
-/// `open_request`'s error for bytes that are not an authentic request under `ctx`.
+/// `open_request`'s error for bytes that are not an authentic request under `ctx` (the
+/// sessions here never expire before `NOW`).
 fn expected_request_error(env: &[u8], ctx: &[u8], iv_c2s: &[u8; 12], window: &Window) -> Error {
-    let r = check_caps(env, ctx)
-        .and_then(|()| model_parse(env, TYPE_REQUEST))
-        .and_then(|_| seq_in_range(model_seq(iv_c2s, &env[4..16])).ok_or(Error::DecryptionFailed))
-        .and_then(|n| window.check(n));
-    r.err().unwrap_or(Error::DecryptionFailed)
+    let view = spec10::ServerView {
+        iv_c2s,
+        expires_at_ms: u64::MAX,
+        window,
+        closed: false,
+    };
+    spec10::expected_open_request(view, ctx, env, NOW, None)
+        .err()
+        .unwrap_or(Error::DecryptionFailed)
 }
 
 /// `open_response`'s error for bytes that are not the authentic response to `seq` under `ctx`.
 fn expected_response_error(env: &[u8], ctx: &[u8], iv_s2c: &[u8; 12], seq: u64) -> Error {
-    let r = check_caps(env, ctx)
-        .and_then(|()| model_parse(env, TYPE_RESPONSE))
-        .and_then(|_| seq_in_range(model_seq(iv_s2c, &env[4..16])).ok_or(Error::DecryptionFailed))
-        .and_then(|n| {
-            if n == seq {
-                Ok(())
-            } else {
-                Err(Error::ResponseMismatch)
-            }
-        });
-    r.err().unwrap_or(Error::DecryptionFailed)
+    spec10::expected_open_response(iv_s2c, ctx, env, seq, false, None)
+        .err()
+        .unwrap_or(Error::DecryptionFailed)
 }
 
 /// Seal a request with API variant `api % 3`; `slack` extra bytes of buffer.

@@ -175,18 +175,68 @@ public final class ClientSession: @unchecked Sendable {
     }
 
     /// Opens the response `body` (type-129 envelope) to `request`; `ctx` must be the request's.
-    /// On success the request is answered (opening it again throws `.invalidState`); on failure it
-    /// stays pending and can be retried.
+    /// On success the request is answered (opening it again throws `.invalidState`). When `body` is
+    /// not a type-129 envelope at all (a plaintext error such as an HTTP 401 or 429 body:
+    /// `.malformedEnvelope`, `.unsupportedVersion`, `.unknownType`, `.payloadTooLarge`), the request
+    /// is forgotten (see `forget`) and the error thrown; after any other failure (a type 129 that
+    /// does not open) it stays pending and can be retried.
     public func openResponse(_ request: PendingRequest, ctx: some ContiguousBytes, body: some ContiguousBytes) throws -> Data {
-        try withExtendedLifetime(self) {
-            try withBytes(ctx) { c, cLen in
-                try withBytes(body) { env, envLen in
-                    try produce(capacity: scv2_max_open_len(envLen)) { out, cap, outLen in
-                        scv2_client_open_response(handle, request.sequence, c, cLen, env, envLen, out, cap, outLen)
+        do {
+            return try withExtendedLifetime(self) {
+                try withBytes(ctx) { c, cLen in
+                    try withBytes(body) { env, envLen in
+                        try produce(capacity: scv2_max_open_len(envLen)) { out, cap, outLen in
+                            scv2_client_open_response(handle, request.sequence, c, cLen, env, envLen, out, cap, outLen)
+                        }
                     }
                 }
             }
+        } catch let error as Scv2Error where error.meansNotAResponse {
+            forget(request)
+            throw error
         }
+    }
+
+    /// Forgets `request`: its answer will never be opened (it was a plaintext error, it was lost,
+    /// the call was cancelled), and its place in the table of `Scv2.maxOutstanding` outstanding
+    /// requests is free again. Sequence numbers are never reused, so this is always safe. Returns
+    /// whether the request was still outstanding.
+    @discardableResult
+    public func forget(_ request: PendingRequest) -> Bool {
+        withExtendedLifetime(self) { scv2_client_forget_request(handle, request.sequence) == UInt32(SCV2_OK) }
+    }
+
+    /// One whole request: seals `body` for `ctx` ("METHOD path"), hands the envelope to `send`
+    /// (your HTTP call, returning the response body) and opens the answer. If `send` throws (an I/O
+    /// error, a timeout, a cancelled task) or the answer is not a type-129 envelope, the request is
+    /// forgotten, so that failed calls never fill the table of outstanding requests.
+    public func exchange(ctx: String, body: some ContiguousBytes, nowMs: UInt64 = Scv2.nowMs(),
+                         send: (Data) async throws -> Data) async throws -> Data
+    {
+        let (request, envelope) = try sealRequest(ctx: ctx, body: body, nowMs: nowMs)
+        let answer: Data
+        do {
+            answer = try await send(envelope)
+        } catch {
+            forget(request)
+            throw error
+        }
+        return try openResponse(request, ctx: ctx, body: answer)
+    }
+
+    /// `exchange` with a synchronous `send`.
+    public func exchange(ctx: String, body: some ContiguousBytes, nowMs: UInt64 = Scv2.nowMs(),
+                         send: (Data) throws -> Data) throws -> Data
+    {
+        let (request, envelope) = try sealRequest(ctx: ctx, body: body, nowMs: nowMs)
+        let answer: Data
+        do {
+            answer = try send(envelope)
+        } catch {
+            forget(request)
+            throw error
+        }
+        return try openResponse(request, ctx: ctx, body: answer)
     }
 
     /// `openResponse` with a string ctx ("METHOD path").

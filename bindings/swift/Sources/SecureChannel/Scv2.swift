@@ -44,104 +44,17 @@ public enum Scv2 {
     }
 }
 
-/// A failure reported by the library: one case per status code of the C ABI (`SCV2_*`), plus
-/// `unknown` for a code this binding does not know (codes are never reused; treat it as a failure).
-public enum Scv2Error: Error, Hashable, Sendable, CustomStringConvertible, LocalizedError {
-    /// 1: the bytes are not a well-formed envelope of the expected type.
-    case malformedEnvelope
-    /// 2: the envelope's version byte is not 0x02.
-    case unsupportedVersion
-    /// 3: the envelope's type byte is not one SCv2 defines.
-    case unknownType
-    /// 4: the server does not hold the key id (or holds it only as expired).
-    case unknownKeyId
-    /// 5: the server key is not pinned by the client configuration.
-    case untrustedServerKey
-    /// 6: a public key is not usable.
-    case invalidPublicKey
-    /// 7: authentication failed (bad tag, bad padding, wrong ctx, nonce out of range).
-    case decryptionFailed
-    /// 8: the request's sequence number was already accepted or is older than the replay window.
-    case replayed
-    /// 9: the session's expiry has passed.
-    case sessionExpired
-    /// 10: the session has used all its sequence numbers; open a new one.
-    case sessionExhausted
-    /// 11: a response carries the sequence number of another request.
-    case responseMismatch
-    /// 12: an output buffer was too small (never thrown by this API, which sizes buffers exactly).
-    case bufferTooSmall
-    /// 13: an input is longer than the configured maximum.
-    case payloadTooLarge
-    /// 14: an argument is out of its documented range.
-    case invalidArgument
-    /// 15: the handle cannot do this now (finished handshake, unknown or answered sequence number,
-    /// full table of outstanding requests).
-    case invalidState
-    /// 255: a failure that should not happen (RNG failure, caught panic).
-    case `internal`
-    /// A status code this binding does not know.
-    case unknown(UInt32)
+// `Scv2Error` (one case per status code) is in Scv2Error.swift, generated from the core's error table.
 
-    /// Every known case, in code order.
-    public static let allKnown: [Scv2Error] = [
-        .malformedEnvelope, .unsupportedVersion, .unknownType, .unknownKeyId, .untrustedServerKey,
-        .invalidPublicKey, .decryptionFailed, .replayed, .sessionExpired, .sessionExhausted,
-        .responseMismatch, .bufferTooSmall, .payloadTooLarge, .invalidArgument, .invalidState, .internal,
-    ]
-
-    /// The error of a non-zero status code (0, `SCV2_OK`, is not an error: it maps to `.unknown(0)`).
-    public init(code: UInt32) {
-        switch code {
-        case UInt32(SCV2_MALFORMED_ENVELOPE): self = .malformedEnvelope
-        case UInt32(SCV2_UNSUPPORTED_VERSION): self = .unsupportedVersion
-        case UInt32(SCV2_UNKNOWN_TYPE): self = .unknownType
-        case UInt32(SCV2_UNKNOWN_KEY_ID): self = .unknownKeyId
-        case UInt32(SCV2_UNTRUSTED_SERVER_KEY): self = .untrustedServerKey
-        case UInt32(SCV2_INVALID_PUBLIC_KEY): self = .invalidPublicKey
-        case UInt32(SCV2_DECRYPTION_FAILED): self = .decryptionFailed
-        case UInt32(SCV2_REPLAYED): self = .replayed
-        case UInt32(SCV2_SESSION_EXPIRED): self = .sessionExpired
-        case UInt32(SCV2_SESSION_EXHAUSTED): self = .sessionExhausted
-        case UInt32(SCV2_RESPONSE_MISMATCH): self = .responseMismatch
-        case UInt32(SCV2_BUFFER_TOO_SMALL): self = .bufferTooSmall
-        case UInt32(SCV2_PAYLOAD_TOO_LARGE): self = .payloadTooLarge
-        case UInt32(SCV2_INVALID_ARGUMENT): self = .invalidArgument
-        case UInt32(SCV2_INVALID_STATE): self = .invalidState
-        case UInt32(SCV2_INTERNAL): self = .internal
-        default: self = .unknown(code)
-        }
-    }
-
-    /// The C status code.
-    public var code: UInt32 {
+extension Scv2Error {
+    /// Whether opening an answer failed because it is not a type-129 envelope at all (a plaintext
+    /// error body): its request will never be answered.
+    var meansNotAResponse: Bool {
         switch self {
-        case .malformedEnvelope: return UInt32(SCV2_MALFORMED_ENVELOPE)
-        case .unsupportedVersion: return UInt32(SCV2_UNSUPPORTED_VERSION)
-        case .unknownType: return UInt32(SCV2_UNKNOWN_TYPE)
-        case .unknownKeyId: return UInt32(SCV2_UNKNOWN_KEY_ID)
-        case .untrustedServerKey: return UInt32(SCV2_UNTRUSTED_SERVER_KEY)
-        case .invalidPublicKey: return UInt32(SCV2_INVALID_PUBLIC_KEY)
-        case .decryptionFailed: return UInt32(SCV2_DECRYPTION_FAILED)
-        case .replayed: return UInt32(SCV2_REPLAYED)
-        case .sessionExpired: return UInt32(SCV2_SESSION_EXPIRED)
-        case .sessionExhausted: return UInt32(SCV2_SESSION_EXHAUSTED)
-        case .responseMismatch: return UInt32(SCV2_RESPONSE_MISMATCH)
-        case .bufferTooSmall: return UInt32(SCV2_BUFFER_TOO_SMALL)
-        case .payloadTooLarge: return UInt32(SCV2_PAYLOAD_TOO_LARGE)
-        case .invalidArgument: return UInt32(SCV2_INVALID_ARGUMENT)
-        case .invalidState: return UInt32(SCV2_INVALID_STATE)
-        case .internal: return UInt32(SCV2_INTERNAL)
-        case .unknown(let code): return code
+        case .malformedEnvelope, .unsupportedVersion, .unknownType, .payloadTooLarge: return true
+        default: return false
         }
     }
-
-    /// The library's stable snake_case name of the code ("decryption_failed", ...; "unknown").
-    public var name: String { Scv2.statusName(code) }
-
-    public var description: String { "scv2 error \(code) (\(name))" }
-
-    public var errorDescription: String? { description }
 }
 
 // MARK: - Internal helpers shared by the handle classes

@@ -203,4 +203,12 @@ public final class ServerSession: @unchecked Sendable {
     public func sealResponse(_ request: ReceivedRequest, ctx: String, body: some ContiguousBytes) throws -> Data {
         try sealResponse(request, ctx: Array(ctx.utf8), body: body)
     }
+
+    /// Forgets `request` without answering it (for example after answering it in plaintext): it
+    /// can never be answered, and its place in the table of requests awaiting a response is free
+    /// again. Returns whether it was still awaiting a response.
+    @discardableResult
+    public func forget(_ request: ReceivedRequest) -> Bool {
+        withExtendedLifetime(self) { scv2_server_forget_request(handle, request.sequence) == UInt32(SCV2_OK) }
+    }
 }

@@ -143,7 +143,7 @@ class ClientSession internal constructor(handle: Long) : AutoCloseable {
         val h = handle.acquire()
         try {
             val out = ByteArray(Native.clientSessionSealedLen(h, body.size))
-            val r = Native.clientSealRequest(h, ctx, body, nowMs, out)
+            val r = Native.clientSealRequest(h, ctx, body, nowMs, out, out.size)
             return SealedRequest(PendingRequest(unpackHigh(r)), out)
         } finally {
             handle.release()
@@ -163,7 +163,7 @@ class ClientSession internal constructor(handle: Long) : AutoCloseable {
     ): PendingRequest {
         val h = handle.acquire()
         try {
-            return PendingRequest(unpackHigh(Native.clientSealRequest(h, ctx, body, nowMs, out)))
+            return PendingRequest(unpackHigh(Native.clientSealRequest(h, ctx, body, nowMs, out, out.size)))
         } finally {
             handle.release()
         }
@@ -175,7 +175,11 @@ class ClientSession internal constructor(handle: Long) : AutoCloseable {
 
     /**
      * Open the response to [pending]; [ctx] must be the request's. On success the request is
-     * answered (a second call throws [Status.INVALID_STATE]); on failure it stays outstanding.
+     * answered (a second call throws [Status.INVALID_STATE]). When [envelope] is not a type-129
+     * envelope at all (a plaintext error such as an HTTP 401 or 429 body: [Status.MALFORMED_ENVELOPE],
+     * [Status.UNSUPPORTED_VERSION], [Status.UNKNOWN_TYPE], [Status.PAYLOAD_TOO_LARGE]), the request
+     * is forgotten ([forget]) and the exception thrown; after any other failure (a type 129 that
+     * does not open) it stays outstanding and can be retried.
      */
     fun openResponse(pending: PendingRequest, ctx: ByteArray, envelope: ByteArray): ByteArray {
         val tmp = ByteArray(Native.maxOpenLen(envelope.size))
@@ -194,10 +198,48 @@ class ClientSession internal constructor(handle: Long) : AutoCloseable {
     fun openResponseInto(pending: PendingRequest, ctx: ByteArray, envelope: ByteArray, out: ByteArray): Int {
         val h = handle.acquire()
         try {
-            return Native.clientOpenResponse(h, pending.seq, ctx, envelope, out)
+            return Native.clientOpenResponse(h, pending.seq, ctx, envelope, out, out.size)
+        } catch (e: Scv2Exception) {
+            if (e.meansNotAResponse()) forgetHeld(h, pending)
+            throw e
         } finally {
             handle.release()
         }
+    }
+
+    /**
+     * Forget [pending]: its answer will never be opened (it was a plaintext error, it was lost,
+     * the call was cancelled), and its place in the table of outstanding requests is free again.
+     * Sequence numbers are never reused, so this is always safe. Returns whether the request was
+     * still outstanding.
+     */
+    fun forget(pending: PendingRequest): Boolean = call { forgetHeld(it, pending) }
+
+    private fun forgetHeld(h: Long, pending: PendingRequest): Boolean =
+        try {
+            Native.clientForgetRequest(h, pending.seq)
+            true
+        } catch (e: Scv2Exception) {
+            if (e.status != Status.INVALID_STATE) throw e
+            false
+        }
+
+    /**
+     * One whole request: seal [body] for [ctx] (`METHOD SP path`), hand the envelope to [send]
+     * (your HTTP call, returning the response body) and open the answer. If [send] throws (an I/O
+     * error, a timeout, an interrupted or cancelled call) or the answer is not a type-129 envelope,
+     * the request is forgotten, so that failed calls never fill the table of outstanding requests.
+     */
+    @JvmOverloads
+    fun exchange(ctx: String, body: ByteArray, nowMs: Long = System.currentTimeMillis(), send: (ByteArray) -> ByteArray): ByteArray {
+        val (pending, envelope) = sealRequest(ctx, body, nowMs)
+        val answer = try {
+            send(envelope)
+        } catch (t: Throwable) {
+            forget(pending)
+            throw t
+        }
+        return openResponse(pending, ctx, answer)
     }
 
     /** Free the session (idempotent; waits for calls in flight). */

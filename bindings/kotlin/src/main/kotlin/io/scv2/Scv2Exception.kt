@@ -17,3 +17,12 @@ class Scv2Exception(val code: Int) :
         private const val serialVersionUID = 1L
     }
 }
+
+/**
+ * Whether opening an answer failed because it is not a type-129 envelope at all (a plaintext error
+ * body): its request will never be answered.
+ */
+internal fun Scv2Exception.meansNotAResponse(): Boolean = when (status) {
+    Status.MALFORMED_ENVELOPE, Status.UNSUPPORTED_VERSION, Status.UNKNOWN_TYPE, Status.PAYLOAD_TOO_LARGE -> true
+    else -> false
+}

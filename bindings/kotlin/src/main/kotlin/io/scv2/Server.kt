@@ -165,7 +165,7 @@ class ServerSession internal constructor(handle: Long) : AutoCloseable {
         out: ByteArray,
         nowMs: Long = System.currentTimeMillis()
     ): OpenedRequest {
-        val r = call { Native.serverOpenRequest(it, ctx, envelope, nowMs, out) }
+        val r = call { Native.serverOpenRequest(it, ctx, envelope, nowMs, out, out.size) }
         return OpenedRequest(unpackHigh(r), out, unpackLow(r))
     }
 
@@ -178,7 +178,7 @@ class ServerSession internal constructor(handle: Long) : AutoCloseable {
         val h = handle.acquire()
         try {
             val out = ByteArray(Native.serverSessionSealedLen(h, body.size))
-            Native.serverSealResponse(h, request.seq, ctx, body, out)
+            Native.serverSealResponse(h, request.seq, ctx, body, out, out.size)
             return out
         } finally {
             handle.release()
@@ -187,7 +187,22 @@ class ServerSession internal constructor(handle: Long) : AutoCloseable {
 
     /** Seal into the caller's [out]; returns the envelope length. */
     fun sealResponseInto(request: OpenedRequest, ctx: ByteArray, body: ByteArray, out: ByteArray): Int =
-        call { Native.serverSealResponse(it, request.seq, ctx, body, out) }
+        call { Native.serverSealResponse(it, request.seq, ctx, body, out, out.size) }
+
+    /**
+     * Forget [request] without answering it (for example after answering it in plaintext): it can
+     * never be answered, and its place in the table of requests awaiting a response is free again.
+     * Returns whether it was still awaiting a response.
+     */
+    fun forget(request: OpenedRequest): Boolean = call {
+        try {
+            Native.serverForgetRequest(it, request.seq)
+            true
+        } catch (e: Scv2Exception) {
+            if (e.status != Status.INVALID_STATE) throw e
+            false
+        }
+    }
 
     override fun close() = handle.close()
 
