@@ -35,6 +35,7 @@ use tokio::sync::watch;
 use zeroize::Zeroizing;
 
 use crate::answer::Req;
+use crate::answer_headers::HeaderList;
 use crate::app::{App, TaskTracker};
 use crate::headers::session_header;
 use crate::sessions::{BusyGuard, Live};
@@ -196,16 +197,21 @@ impl Opened {
     pub fn session(&self) -> &Arc<Live> {
         &self.live
     }
+    /// The request's sequence number.
+    pub fn seq(&self) -> u64 {
+        self.slot.seq()
+    }
 }
 
 /// The answer sent with the exact bytes of a cached type 129.
-fn retransmission(app: &App, req: &Req, a: &CachedAnswer, web: bool) -> Response {
+fn retransmission(app: &App, req: &Req, sid: &str, a: &CachedAnswer, web: bool) -> Response {
     app.metrics
         .retransmissions
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     tracing::debug!(request_id = %req.request_id, "retransmission answered from the cache");
     let status = StatusCode::from_u16(a.status).unwrap_or(StatusCode::OK);
-    req.envelope(status, &a.code, &a.envelope, web)
+    let r = req.envelope(status, &a.code, &a.envelope, web);
+    with_headers(app, req, sid, a, r)
 }
 
 /// The cached answer to the envelope with `digest`, compared in constant time.
@@ -253,7 +259,7 @@ pub async fn open(
                     _ => None,
                 };
                 if let Some(a) = answer {
-                    return Err(retransmission(app, req, &a, env.web));
+                    return Err(retransmission(app, req, live.session_id(), &a, env.web));
                 }
                 if waited.is_err() || rounds >= 3 {
                     return Err(req.unavailable());
@@ -283,7 +289,7 @@ pub async fn open(
         }
         Err(scv2::Error::Replayed) => {
             match cached_answer(app, live.session_id(), &env.digest).await {
-                Some(a) => Err(retransmission(app, req, &a, env.web)),
+                Some(a) => Err(retransmission(app, req, live.session_id(), &a, env.web)),
                 None => Err(req.sc_error(scv2::Error::Replayed)),
             }
         }
@@ -332,11 +338,100 @@ impl Reply {
     }
 }
 
+/// An answer given as the exact plaintext bytes to seal (a proxied upstream's body), with the
+/// response headers sent with it and with every retransmission of it.
+pub struct RawAnswer {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Its API `code`, for the log line.
+    pub code: String,
+    /// The plaintext to seal, byte for byte.
+    pub body: Zeroizing<Vec<u8>>,
+    /// Response headers (kept sealed with the cached answer).
+    pub headers: HeaderList,
+}
+
+impl std::fmt::Debug for RawAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawAnswer")
+            .field("status", &self.status)
+            .field("code", &self.code)
+            .field("body_len", &self.body.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What is sealed into the type 129.
+enum Sealable {
+    Json(Answer),
+    Raw(RawAnswer),
+}
+
+/// What the business decided, in the form the commit takes.
+struct Job {
+    effect: Effect,
+    build: Box<dyn FnOnce(&EffectOutcome) -> Sealable + Send + 'static>,
+    cache: bool,
+    retry_after: Option<u64>,
+}
+
 /// Run `business` on the opened request in a task of its own, commit, and answer.
 pub async fn respond<F, Fut>(app: &Arc<App>, req: Req, opened: Opened, business: F) -> Response
 where
     F: FnOnce(Arc<App>, Req, Zeroizing<Vec<u8>>) -> Fut + Send + 'static,
     Fut: Future<Output = Reply> + Send + 'static,
+{
+    run(app, req, opened, false, move |app, req, plain| async move {
+        let reply = business(app, req, plain).await;
+        let build = reply.build;
+        Job {
+            effect: reply.effect,
+            build: Box::new(move |o| Sealable::Json(build(o))),
+            cache: reply.cache,
+            retry_after: reply.retry_after,
+        }
+    })
+    .await
+}
+
+/// For a business whose effect lies outside the store (a proxied upstream): the request's
+/// window update is committed **before** `business` runs, so that nothing after it (a failed
+/// commit, a crash, a copy opened by another gateway sharing the store) can let the same request
+/// be accepted, and executed, twice. Then the answer is sealed, committed with the session
+/// (always kept for retransmissions, its headers with it) and sent. If the first commit fails,
+/// `business` never runs and the answer is the plaintext one of a failed commit.
+pub async fn respond_forwarded<F, Fut>(
+    app: &Arc<App>,
+    req: Req,
+    opened: Opened,
+    business: F,
+) -> Response
+where
+    F: FnOnce(Arc<App>, Req, Zeroizing<Vec<u8>>) -> Fut + Send + 'static,
+    Fut: Future<Output = RawAnswer> + Send + 'static,
+{
+    run(app, req, opened, true, move |app, req, plain| async move {
+        let raw = business(app, req, plain).await;
+        Job {
+            effect: Effect::None,
+            build: Box::new(move |_| Sealable::Raw(raw)),
+            cache: true,
+            retry_after: None,
+        }
+    })
+    .await
+}
+
+async fn run<F, Fut>(
+    app: &Arc<App>,
+    req: Req,
+    opened: Opened,
+    window_first: bool,
+    business: F,
+) -> Response
+where
+    F: FnOnce(Arc<App>, Req, Zeroizing<Vec<u8>>) -> Fut + Send + 'static,
+    Fut: Future<Output = Job> + Send + 'static,
 {
     let token = TaskTracker::start(app);
     let app2 = app.clone();
@@ -353,7 +448,12 @@ where
             digest,
             leader,
         } = opened;
-        let reply = business(app2.clone(), req2.clone(), plain).await;
+        if window_first {
+            if let Err(r) = commit_window(&app2, &req2, &live, digest).await {
+                return r;
+            }
+        }
+        let job = business(app2.clone(), req2.clone(), plain).await;
         let parts = Parts {
             live,
             slot,
@@ -362,7 +462,7 @@ where
             digest,
             leader,
         };
-        let r = commit_and_answer(&app2, &req2, parts, reply).await;
+        let r = commit_and_answer(&app2, &req2, parts, job).await;
         drop(_busy);
         r
     });
@@ -384,63 +484,144 @@ struct Parts {
     leader: Leader,
 }
 
-async fn commit_and_answer(app: &Arc<App>, req: &Req, p: Parts, reply: Reply) -> Response {
-    let sid = p.live.session_id().to_owned();
-    let mut stored = p.live.stored_generation.lock().await;
-    let state = match p.live.session.read() {
-        Ok(s) => {
-            let generation = s.generation();
-            if generation > *stored {
-                s.export(&app.storage_key, &mut OsRng).map(|sealed| {
-                    Some(SessionUpdate {
-                        sealed,
-                        generation,
-                        last_used_ms: req.now,
-                    })
-                })
-            } else {
-                Ok(None)
-            }
-        }
-        Err(_) => Err(scv2::Error::Internal),
-    };
-    let update = match state {
+/// The session's state to write, when it is newer than what the store holds.
+fn session_update(
+    app: &App,
+    req: &Req,
+    live: &Live,
+    stored: u64,
+) -> Result<Option<SessionUpdate>, scv2::Error> {
+    let s = live.session.read().map_err(|_| scv2::Error::Internal)?;
+    let generation = s.generation();
+    if generation > stored {
+        s.export(&app.storage_key, &mut OsRng).map(|sealed| {
+            Some(SessionUpdate {
+                sealed,
+                generation,
+                last_used_ms: req.now,
+            })
+        })
+    } else {
+        Ok(None)
+    }
+}
+
+/// Commit the session's window (the request accepted) with no effect and no answer: nothing is
+/// sealed, the request's response slot stays for its answer.
+async fn commit_window(
+    app: &Arc<App>,
+    req: &Req,
+    live: &Arc<Live>,
+    digest: [u8; 32],
+) -> Result<(), Response> {
+    let sid = live.session_id().to_owned();
+    let mut stored = live.stored_generation.lock().await;
+    let update = match session_update(app, req, live, *stored) {
         Ok(u) => u,
         // Closed meanwhile (a concurrent close or an eviction).
-        Err(e) => return req.sc_error(e),
+        Err(e) => return Err(req.sc_error(e)),
     };
     let new_generation = update.as_ref().map(|u| u.generation);
-    let (live, slot, ctx, digest) = (p.live.clone(), p.slot, p.ctx, p.digest);
-    let build = reply.build;
-    let seal: SealAnswer = Box::new(move |outcome| {
-        let a = build(outcome);
-        let code = a
-            .body
-            .get("code")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
-        let text = Zeroizing::new(a.body.to_string());
-        let s = live.session.read().map_err(|_| scv2::Error::Internal)?;
-        let mut out = vec![0u8; s.sealed_len(text.len())];
-        let n = s
-            .seal_response(slot, ctx.as_bytes(), text.as_bytes(), &mut out)
-            .map_err(|e| e.error)?;
-        out.truncate(n);
+    let placeholder: SealAnswer = Box::new(move |_| {
         Ok(CachedAnswer {
             digest,
-            status: a.status.as_u16(),
-            code,
-            envelope: out,
+            status: 0,
+            code: String::new(),
+            envelope: Vec::new(),
+            headers: Vec::new(),
         })
     });
     let commit = Commit {
         session_id: sid.clone(),
         expected_generation: *stored,
         update,
-        effect: reply.effect,
+        effect: Effect::None,
+        seal: placeholder,
+        cache_answer: false,
+    };
+    match app.store.commit(commit).await {
+        Ok(_) => {
+            if let Some(g) = new_generation {
+                *stored = g;
+            }
+            Ok(())
+        }
+        Err(e) => {
+            drop(stored);
+            Err(commit_failed(app, req, &sid, e).await)
+        }
+    }
+}
+
+/// The answer `a` with the response headers kept with it.
+fn with_headers(app: &App, req: &Req, sid: &str, a: &CachedAnswer, mut r: Response) -> Response {
+    if a.headers.is_empty() {
+        return r;
+    }
+    match app.answer_headers.open(sid, &a.digest, &a.headers) {
+        Some(list) => {
+            for (name, value) in list {
+                r.headers_mut().append(name, value);
+            }
+        }
+        None => tracing::warn!(
+            request_id = %req.request_id,
+            "the response headers kept with a cached answer do not open (storage key changed?); sent without them"
+        ),
+    }
+    r
+}
+
+async fn commit_and_answer(app: &Arc<App>, req: &Req, p: Parts, job: Job) -> Response {
+    let sid = p.live.session_id().to_owned();
+    let mut stored = p.live.stored_generation.lock().await;
+    let update = match session_update(app, req, &p.live, *stored) {
+        Ok(u) => u,
+        // Closed meanwhile (a concurrent close or an eviction).
+        Err(e) => return req.sc_error(e),
+    };
+    let new_generation = update.as_ref().map(|u| u.generation);
+    let (live, slot, ctx, digest) = (p.live.clone(), p.slot, p.ctx, p.digest);
+    let build = job.build;
+    let app2 = app.clone();
+    let seal: SealAnswer = Box::new(move |outcome| {
+        let (status, code, text, headers) = match build(outcome) {
+            Sealable::Json(a) => {
+                let code = a
+                    .body
+                    .get("code")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned();
+                let text = Zeroizing::new(a.body.to_string().into_bytes());
+                (a.status, code, text, Vec::new())
+            }
+            Sealable::Raw(r) => (r.status, r.code, r.body, r.headers),
+        };
+        let s = live.session.read().map_err(|_| scv2::Error::Internal)?;
+        let mut out = vec![0u8; s.sealed_len(text.len())];
+        let n = s
+            .seal_response(slot, ctx.as_bytes(), &text, &mut out)
+            .map_err(|e| e.error)?;
+        out.truncate(n);
+        let headers = app2
+            .answer_headers
+            .seal(live.session_id(), &digest, &headers)?;
+        Ok(CachedAnswer {
+            digest,
+            status: status.as_u16(),
+            code,
+            envelope: out,
+            headers,
+        })
+    });
+    let commit = Commit {
+        session_id: sid.clone(),
+        expected_generation: *stored,
+        update,
+        effect: job.effect,
         seal,
-        cache_answer: reply.cache,
+        cache_answer: job.cache,
     };
     match app.store.commit(commit).await {
         Ok(c) => {
@@ -455,8 +636,9 @@ async fn commit_and_answer(app: &Arc<App>, req: &Req, p: Parts, reply: Reply) ->
             let answer = Arc::new(c.answer);
             p.leader.publish(answer.clone());
             let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
-            let mut r = req.envelope(status, &answer.code, &answer.envelope, p.web);
-            if let Some(s) = reply.retry_after {
+            let r = req.envelope(status, &answer.code, &answer.envelope, p.web);
+            let mut r = with_headers(app, req, &sid, &answer, r);
+            if let Some(s) = job.retry_after {
                 r.headers_mut()
                     .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(s));
             }
@@ -464,26 +646,31 @@ async fn commit_and_answer(app: &Arc<App>, req: &Req, p: Parts, reply: Reply) ->
         }
         Err(e) => {
             drop(stored);
-            match e {
-                CommitError::Gone => {
-                    app.sessions.remove(&sid);
-                    req.session_not_found()
-                }
-                CommitError::Seal(e) => req.sc_error(e),
-                CommitError::Conflict => {
-                    app.metrics
-                        .commit_conflicts
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    tracing::warn!(request_id = %req.request_id, "session changed under this request; reloading it");
-                    reload_session(app, &sid, req.now).await;
-                    req.unavailable()
-                }
-                CommitError::Db(e) => {
-                    tracing::error!(request_id = %req.request_id, error = %format!("{e:#}"), "committing an accepted request failed");
-                    reload_session(app, &sid, req.now).await;
-                    req.internal()
-                }
-            }
+            commit_failed(app, req, &sid, e).await
+        }
+    }
+}
+
+/// The plaintext answer to a commit that did not happen (nothing of it was applied).
+async fn commit_failed(app: &Arc<App>, req: &Req, sid: &str, e: CommitError) -> Response {
+    match e {
+        CommitError::Gone => {
+            app.sessions.remove(sid);
+            req.session_not_found()
+        }
+        CommitError::Seal(e) => req.sc_error(e),
+        CommitError::Conflict => {
+            app.metrics
+                .commit_conflicts
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::warn!(request_id = %req.request_id, "session changed under this request; reloading it");
+            reload_session(app, sid, req.now).await;
+            req.unavailable()
+        }
+        CommitError::Db(e) => {
+            tracing::error!(request_id = %req.request_id, error = %format!("{e:#}"), "committing an accepted request failed");
+            reload_session(app, sid, req.now).await;
+            req.internal()
         }
     }
 }

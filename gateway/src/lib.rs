@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod answer;
+pub mod answer_headers;
 pub mod app;
 pub mod channel;
 pub mod client;

@@ -13,6 +13,7 @@ use scv2::{OsRng, Server, ServerConfig, ServerKey, ServerSession, StorageKey};
 use tokio::sync::Semaphore;
 use zeroize::Zeroizing;
 
+use crate::answer_headers::HeadersKey;
 use crate::app::{App, Metrics, MetricsSnapshot, TaskTracker};
 use crate::channel::{end_sessions, Inflight};
 use crate::client_ip::{ClientGroup, TrustedProxies};
@@ -248,6 +249,7 @@ pub async fn start(cfg: GatewayConfig) -> anyhow::Result<Gateway> {
     let mut in_db = Vec::new();
     let key = storage_key(&cfg, &store, &sc_config, &mut in_db).await?;
     let storage_key = StorageKey::new(&key);
+    let answer_headers = HeadersKey::new(&key);
     drop(key);
     let mut server = Server::new(sc_config);
     for k in server_keys(&cfg, &store, now, &mut in_db).await? {
@@ -307,6 +309,7 @@ pub async fn start(cfg: GatewayConfig) -> anyhow::Result<Gateway> {
         server,
         sc_config,
         storage_key,
+        answer_headers,
         store,
         sessions,
         limits: Limits::new(&cfg.limits),
