@@ -8,12 +8,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use scv2_gateway::clock::{rfc3339, system_now_ms};
 use scv2_gateway::config;
+use scv2_gateway::config_file;
 use scv2_gateway::limits::LimitsConfig;
 use scv2_gateway::password::Argon2Params;
 use scv2_gateway::ratelimit::RateSpec;
+use scv2_gateway::routes::RoutesConfig;
 use scv2_gateway::store::{SqliteStore, TokenHash};
 use scv2_gateway::{ClientOptions, GatewayConfig, ScClient, Timeouts};
 use zeroize::Zeroizing;
@@ -69,6 +71,11 @@ enum Cmd {
 
 #[derive(clap::Args)]
 struct ServeArgs {
+    /// Configuration file (TOML): any of these flags under its long name with `_` for `-`, and
+    /// proxy mode's [upstream], [[route]] and [builtin] (gateway/README.md, "Proxy mode"). A
+    /// setting may be given in the file or as a flag, not both.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Listen address.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
@@ -266,8 +273,9 @@ fn external_storage_key(file: Option<&Path>) -> anyhow::Result<Option<Zeroizing<
     }
 }
 
-async fn serve(a: ServeArgs) -> anyhow::Result<()> {
+async fn serve(a: ServeArgs, routes: RoutesConfig) -> anyhow::Result<()> {
     let mut cfg = GatewayConfig::new(a.listen, a.db);
+    cfg.routes = routes;
     cfg.key_files = a.key_files;
     cfg.storage_key = external_storage_key(a.storage_key_file.as_deref())?;
     cfg.require_external_keys = a.require_external_keys;
@@ -473,7 +481,16 @@ fn inspect(input: &str) -> anyhow::Result<()> {
 fn main() -> ExitCode {
     // Everything this process creates (database, WAL, lock, key files) is private to its user.
     scv2_gateway::files::private_umask();
-    let cli = Cli::parse();
+    // `serve --config FILE`: the file's settings become flags (conflicts refused).
+    let (args, routes) = match config_file::expand(&Cli::command(), std::env::args_os().collect())
+    {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let cli = Cli::parse_from(args);
     let default_level = match cli.cmd {
         Cmd::Serve(_) => tracing::Level::INFO,
         _ => tracing::Level::WARN,
@@ -491,7 +508,7 @@ fn main() -> ExitCode {
     };
     let result: anyhow::Result<ExitCode> = rt.block_on(async {
         match cli.cmd {
-            Cmd::Serve(a) => serve(a).await.map(|_| ExitCode::SUCCESS),
+            Cmd::Serve(a) => serve(a, routes).await.map(|_| ExitCode::SUCCESS),
             Cmd::Keygen {
                 key_id,
                 out,

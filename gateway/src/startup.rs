@@ -220,6 +220,7 @@ async fn server_keys(
 /// background.
 pub async fn start(cfg: GatewayConfig) -> anyhow::Result<Gateway> {
     let now = cfg.clock.now_ms();
+    cfg.routes.validate(&cfg)?;
     if cfg.require_external_keys {
         if cfg.storage_key.is_none() {
             bail!(
@@ -324,15 +325,17 @@ pub async fn start(cfg: GatewayConfig) -> anyhow::Result<Gateway> {
     let mut router = Router::new()
         .route(PATH_PUBLIC_KEY, get(handlers::public_key))
         .route(PATH_SESSION, post(handlers::session_open))
-        .route(PATH_SESSION_CLOSE, post(handlers::session_close))
-        .route(PATH_PASSWORD_INIT, post(password_init::handler));
+        .route(PATH_SESSION_CLOSE, post(handlers::session_close));
+    if cfg.routes.password_init {
+        router = router.route(PATH_PASSWORD_INIT, post(password_init::handler));
+    }
     if cfg.test_env {
         router = router.route_layer(axum::middleware::from_fn_with_state(
             app.clone(),
             headers::require_cloudflare,
         ));
     }
-    let router = router.fallback(handlers::fallback).with_state(app.clone());
+    let router = crate::routes::fallback(router, &cfg)?.with_state(app.clone());
     let router = crate::webdemo::apply(router, cfg.web_demo, &public_key)?;
     let router = crate::cors::apply(router, &cfg.cors_origins)?;
 
