@@ -562,13 +562,12 @@ pub fn fallback(
 }
 
 fn bad_path(req: &Req) -> Response {
-    let mut p = Problems::new();
-    p.push((
+    let p: Problems = vec![(
         "path".to_owned(),
         vec![Problem::HeaderValue(
             "in normal form (no dot or empty segments, backslashes or needless percent-encoding)",
         )],
-    ));
+    )];
     req.header_problems(&p)
 }
 

@@ -592,6 +592,7 @@ async fn f2_a_stale_generation_cannot_be_written_back() -> R {
                 status: 200,
                 code: "2000".into(),
                 envelope: vec![1],
+                headers: Vec::new(),
             })
         }),
         cache_answer: true,
