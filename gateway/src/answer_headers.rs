@@ -92,11 +92,7 @@ impl HeadersKey {
         out.extend_from_slice(&plain);
         let nonce = [0u8; 12];
         let tag = cipher
-            .encrypt_inout_detached(
-                <&Nonce<U12>>::from(&nonce),
-                b"",
-                (&mut out[start..]).into(),
-            )
+            .encrypt_inout_detached(<&Nonce<U12>>::from(&nonce), b"", (&mut out[start..]).into())
             .map_err(|_| scv2::Error::Internal)?;
         out.extend_from_slice(&tag);
         Ok(out)

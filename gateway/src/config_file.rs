@@ -104,7 +104,9 @@ fn flag_tokens(serve: &Command, key: &str, v: &toml::Value) -> anyhow::Result<Fi
     let long = key.replace('_', "-");
     let arg = serve
         .get_arguments()
-        .find(|a| a.get_long() == Some(long.as_str()) && !matches!(long.as_str(), "config" | "help"))
+        .find(|a| {
+            a.get_long() == Some(long.as_str()) && !matches!(long.as_str(), "config" | "help")
+        })
         .ok_or_else(|| {
             anyhow!(
                 "unknown key `{key}` (neither a `scv2 serve` flag, see `scv2 serve --help`, nor \
@@ -122,15 +124,15 @@ fn flag_tokens(serve: &Command, key: &str, v: &toml::Value) -> anyhow::Result<Fi
         (ArgAction::SetTrue, _) => bail!("key `{key}`: a switch, give true or false"),
         (ArgAction::Append, toml::Value::Array(items)) => {
             for item in items {
-                let s = scalar(item)
-                    .ok_or_else(|| anyhow!("key `{key}`: array items must be strings or numbers"))?;
+                let s = scalar(item).ok_or_else(|| {
+                    anyhow!("key `{key}`: array items must be strings or numbers")
+                })?;
                 tokens.push(format!("{flag}={s}").into());
             }
         }
         (_, toml::Value::Array(_)) => bail!("key `{key}`: takes one value, not an array"),
         (_, v) => {
-            let s = scalar(v)
-                .ok_or_else(|| anyhow!("key `{key}`: give a string or a number"))?;
+            let s = scalar(v).ok_or_else(|| anyhow!("key `{key}`: give a string or a number"))?;
             tokens.push(format!("{flag}={s}").into());
         }
     }
@@ -141,7 +143,11 @@ fn flag_tokens(serve: &Command, key: &str, v: &toml::Value) -> anyhow::Result<Fi
         .try_get_matches_from(tokens.iter())
     {
         let text = e.render().to_string();
-        let first = text.lines().next().unwrap_or("").trim_start_matches("error: ");
+        let first = text
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim_start_matches("error: ");
         bail!("key `{key}`: {first}");
     }
     Ok(FileFlag {
@@ -195,8 +201,9 @@ fn routes_of(
             up.response_headers = list
                 .iter()
                 .map(|h| {
-                    HeaderName::from_bytes(h.to_ascii_lowercase().as_bytes())
-                        .map_err(|_| anyhow!("[upstream] response_headers: {h:?} is not a header name"))
+                    HeaderName::from_bytes(h.to_ascii_lowercase().as_bytes()).map_err(|_| {
+                        anyhow!("[upstream] response_headers: {h:?} is not a header name")
+                    })
                 })
                 .collect::<anyhow::Result<_>>()?;
         }
@@ -293,7 +300,11 @@ mod tests {
 
     fn serve() -> Command {
         Command::new("serve")
-            .arg(Arg::new("listen").long("listen").default_value("127.0.0.1:8080"))
+            .arg(
+                Arg::new("listen")
+                    .long("listen")
+                    .default_value("127.0.0.1:8080"),
+            )
             .arg(
                 Arg::new("max_body_bytes")
                     .long("max-body-bytes")
@@ -305,7 +316,11 @@ mod tests {
                     .long("trust-proxy")
                     .action(ArgAction::Append),
             )
-            .arg(Arg::new("test_env").long("test-env").action(ArgAction::SetTrue))
+            .arg(
+                Arg::new("test_env")
+                    .long("test-env")
+                    .action(ArgAction::SetTrue),
+            )
             .arg(
                 Arg::new("config")
                     .long("config")
@@ -358,12 +373,14 @@ mod tests {
         assert!(err("[upstrem]\nurl = \"x\"\n").contains("unknown table [upstrem]"));
         assert!(err("[upstream]\nurl = \"http://a\"\npool = 3\n").contains("unknown field `pool`"));
         assert!(err("[[route]]\nmethod = \"GET\"\npath = \"/h\"\n").contains("secure"));
-        assert!(err("[[route]]\nmethod = \"GET\"\npath = \"/h\"\nsecure = false\nsecur = true\n")
-            .contains("unknown field `secur`"));
-        assert!(err(
-            "[[route]]\nmethod = \"post\"\npath = \"/h\"\nsecure = true\n"
-        )
-        .contains("uppercase"));
+        assert!(
+            err("[[route]]\nmethod = \"GET\"\npath = \"/h\"\nsecure = false\nsecur = true\n")
+                .contains("unknown field `secur`")
+        );
+        assert!(
+            err("[[route]]\nmethod = \"post\"\npath = \"/h\"\nsecure = true\n")
+                .contains("uppercase")
+        );
         assert!(err(
             "[[route]]\nmethod = \"POST\"\npath = \"/h\"\nsecure = true\nrate_limit = [{ key = \"hash\", limit = 1, window_secs = 1 }]\n"
         )
@@ -438,10 +455,15 @@ window_secs = 1
         };
         let (args, _) = expand(&cli(), argv(&["--listen", "127.0.0.1:1"]))?;
         let m = cli().try_get_matches_from(args)?;
-        let sm = m.subcommand_matches("serve").ok_or_else(|| anyhow!("serve"))?;
+        let sm = m
+            .subcommand_matches("serve")
+            .ok_or_else(|| anyhow!("serve"))?;
         assert_eq!(sm.get_one::<usize>("max_body_bytes"), Some(&1024));
         assert!(sm.get_flag("test_env"));
-        assert_eq!(sm.get_one::<String>("listen").map(String::as_str), Some("127.0.0.1:1"));
+        assert_eq!(
+            sm.get_one::<String>("listen").map(String::as_str),
+            Some("127.0.0.1:1")
+        );
         let e = expand(&cli(), argv(&["--max-body-bytes", "9"]))
             .err()
             .map(|e| e.to_string())
@@ -450,7 +472,9 @@ window_secs = 1
             e.contains("`max_body_bytes` is set both in") && e.contains("--max-body-bytes"),
             "{e}"
         );
-        let e = expand(&cli(), argv(&["--test-env"])).err().map(|e| e.to_string());
+        let e = expand(&cli(), argv(&["--test-env"]))
+            .err()
+            .map(|e| e.to_string());
         assert!(e.is_some_and(|e| e.contains("test_env")));
         // Without --config nothing changes; a missing file is an error naming it.
         let plain: Vec<OsString> = ["scv2", "serve"].map(OsString::from).to_vec();

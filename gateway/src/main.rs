@@ -482,8 +482,7 @@ fn main() -> ExitCode {
     // Everything this process creates (database, WAL, lock, key files) is private to its user.
     scv2_gateway::files::private_umask();
     // `serve --config FILE`: the file's settings become flags (conflicts refused).
-    let (args, routes) = match config_file::expand(&Cli::command(), std::env::args_os().collect())
-    {
+    let (args, routes) = match config_file::expand(&Cli::command(), std::env::args_os().collect()) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -136,9 +136,7 @@ pub fn parse_upstream_url(url: &str) -> anyhow::Result<Authority> {
         bail!("[upstream] url {url:?}: no user info");
     }
     if uri.query().is_some() || !matches!(uri.path(), "" | "/") {
-        bail!(
-            "[upstream] url {url:?}: no path or query (requests keep their own path and query)"
-        );
+        bail!("[upstream] url {url:?}: no path or query (requests keep their own path and query)");
     }
     Ok(authority)
 }
@@ -426,7 +424,11 @@ fn failure_answer(req: &Req, f: Failure) -> RawAnswer {
     RawAnswer {
         status,
         code: code.to_owned(),
-        body: Zeroizing::new(req.wrapper(false, code, Value::Null).to_string().into_bytes()),
+        body: Zeroizing::new(
+            req.wrapper(false, code, Value::Null)
+                .to_string()
+                .into_bytes(),
+        ),
         headers: Vec::new(),
     }
 }
@@ -628,7 +630,13 @@ mod tests {
         ] {
             assert!(drop_request_header(n, &named, false), "{n}");
         }
-        for n in ["authorization", "cookie", "accept-language", "x-client-hash", "content-type"] {
+        for n in [
+            "authorization",
+            "cookie",
+            "accept-language",
+            "x-client-hash",
+            "content-type",
+        ] {
             assert!(!drop_request_header(n, &named, false), "{n}");
         }
         assert!(drop_request_header("content-type", &named, true));
@@ -647,7 +655,10 @@ mod tests {
         assert_eq!(code_of(b"[1]"), "");
         assert_eq!(code_of(b"{not json"), "");
         let t = trust_value("sid-1", 7);
-        assert!(t.starts_with("1; session=") && t.ends_with("; seq=7"), "{t}");
+        assert!(
+            t.starts_with("1; session=") && t.ends_with("; seq=7"),
+            "{t}"
+        );
         assert_eq!(t, trust_value("sid-1", 7));
         assert_ne!(trust_value("sid-2", 7), t);
         assert!(!t.contains("sid-1"));

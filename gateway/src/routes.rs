@@ -120,7 +120,9 @@ impl PathMatch {
             bail!("path {p:?}: `*` is allowed only as a final `/*`");
         }
         if base.contains(['?', '#']) {
-            bail!("path {p:?}: no query string or fragment (the query string is forwarded as sent)");
+            bail!(
+                "path {p:?}: no query string or fragment (the query string is forwarded as sent)"
+            );
         }
         if !base.is_empty() && !is_normal_path(base) {
             bail!(
@@ -393,7 +395,14 @@ impl Route {
             if *k != which {
                 continue;
             }
-            let key = self.key(if which == LimitKey::Client { b"c" } else { b"s" }, value);
+            let key = self.key(
+                if which == LimitKey::Client {
+                    b"c"
+                } else {
+                    b"s"
+                },
+                value,
+            );
             if let Err(retry) = l.hit(&key, now) {
                 self.undo(counted);
                 return Err(retry);
@@ -530,10 +539,7 @@ pub struct Proxy {
 
 /// Give `router` its fallback: proxy mode's dispatcher when routes are configured (checked
 /// against `cfg`), else the gateway's own 404/405.
-pub fn fallback(
-    router: Router<Arc<App>>,
-    cfg: &GatewayConfig,
-) -> anyhow::Result<Router<Arc<App>>> {
+pub fn fallback(router: Router<Arc<App>>, cfg: &GatewayConfig) -> anyhow::Result<Router<Arc<App>>> {
     let rc = &cfg.routes;
     rc.validate(cfg)?;
     let Some(up) = &rc.upstream else {
@@ -639,12 +645,38 @@ mod tests {
 
     #[test]
     fn normal_paths() {
-        for ok in ["/", "/a", "/a/b", "/a/b.json", "/a/%20b", "/a/%2Bx", "/a/~u", "/a/..b"] {
+        for ok in [
+            "/",
+            "/a",
+            "/a/b",
+            "/a/b.json",
+            "/a/%20b",
+            "/a/%2Bx",
+            "/a/~u",
+            "/a/..b",
+        ] {
             assert!(is_normal_path(ok), "{ok}");
         }
         for bad in [
-            "", "a", "/a/", "//a", "/a//b", "/a/./b", "/a/../b", "/a/..", "/.", "/a\\b", "/a/%2e",
-            "/a/%2E%2E/b", "/a%2fb", "/a%5Cb", "/%6Cogin", "/a/%zz", "/a/%2", "/a/%00", "/é",
+            "",
+            "a",
+            "/a/",
+            "//a",
+            "/a//b",
+            "/a/./b",
+            "/a/../b",
+            "/a/..",
+            "/.",
+            "/a\\b",
+            "/a/%2e",
+            "/a/%2E%2E/b",
+            "/a%2fb",
+            "/a%5Cb",
+            "/%6Cogin",
+            "/a/%zz",
+            "/a/%2",
+            "/a/%00",
+            "/é",
         ] {
             assert!(!is_normal_path(bad), "{bad}");
         }
@@ -665,7 +697,9 @@ mod tests {
             password_init: true,
         };
         let t = RouteTable::new(&cfg, 100);
-        let find = |m: &str, p: &str| match t.find(&Method::from_bytes(m.as_bytes()).unwrap_or(Method::GET), p) {
+        let find = |m: &str, p: &str| match t
+            .find(&Method::from_bytes(m.as_bytes()).unwrap_or(Method::GET), p)
+        {
             Lookup::Route(r) => format!("{} {}", route_name(&r.cfg), r.cfg.secure),
             Lookup::WrongMethod => "405".into(),
             Lookup::None => "none".into(),
@@ -685,14 +719,19 @@ mod tests {
         };
         let t = RouteTable::new(&only, 100);
         assert!(matches!(t.find(&Method::GET, "/healthz"), Lookup::Route(_)));
-        assert!(matches!(t.find(&Method::POST, "/healthz"), Lookup::WrongMethod));
+        assert!(matches!(
+            t.find(&Method::POST, "/healthz"),
+            Lookup::WrongMethod
+        ));
         assert!(matches!(t.find(&Method::GET, "/healthz/x"), Lookup::None));
     }
 
     #[test]
     fn validation() {
         let gw = GatewayConfig::new(
-            "127.0.0.1:0".parse().unwrap_or_else(|_| ([127, 0, 0, 1], 0).into()),
+            "127.0.0.1:0"
+                .parse()
+                .unwrap_or_else(|_| ([127, 0, 0, 1], 0).into()),
             "x.sqlite".into(),
         );
         let base = RoutesConfig {
@@ -701,7 +740,12 @@ mod tests {
             password_init: true,
         };
         assert!(base.validate(&gw).is_ok());
-        let err = |c: RoutesConfig| c.validate(&gw).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = |c: RoutesConfig| {
+            c.validate(&gw)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
         let mut c = base.clone();
         c.routes.push(route("POST", PATH_PASSWORD_INIT, true));
         assert!(err(c.clone()).contains("built-in"));
@@ -734,7 +778,8 @@ mod tests {
         assert!(err(c).contains("max_response_bytes"));
         let mut c = base.clone();
         if let Some(u) = c.upstream.as_mut() {
-            u.response_headers.push(HeaderName::from_static("x-sc-version"));
+            u.response_headers
+                .push(HeaderName::from_static("x-sc-version"));
         }
         assert!(err(c).contains("x-sc-version"));
         let mut c = base.clone();
@@ -751,7 +796,13 @@ mod tests {
         assert!(PathMatch::parse("/a/*/b").is_err());
         assert!(PathMatch::parse("/a?x=1").is_err());
         assert!(PathMatch::parse("/a/../b").is_err());
-        assert_eq!(PathMatch::parse("/*").ok(), Some(PathMatch::Prefix(String::new())));
-        assert_eq!(PathMatch::parse("/a/*").ok(), Some(PathMatch::Prefix("/a".into())));
+        assert_eq!(
+            PathMatch::parse("/*").ok(),
+            Some(PathMatch::Prefix(String::new()))
+        );
+        assert_eq!(
+            PathMatch::parse("/a/*").ok(),
+            Some(PathMatch::Prefix("/a".into()))
+        );
     }
 }
