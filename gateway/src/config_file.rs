@@ -274,7 +274,10 @@ pub fn expand(cli: &Command, args: Vec<OsString>) -> anyhow::Result<(Vec<OsStrin
     let Some(path) = sm.get_one::<PathBuf>("config").cloned() else {
         return Ok((args, RoutesConfig::default()));
     };
-    let serve = cli
+    // Built, so that the program's global flags (`--log-level`, …) are among serve's.
+    let mut built = cli.clone();
+    built.build();
+    let serve = built
         .find_subcommand("serve")
         .ok_or_else(|| anyhow!("no serve command"))?;
     let file = load(&path, serve)?;
