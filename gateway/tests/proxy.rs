@@ -738,6 +738,97 @@ async fn upstream_failures_are_answered_inside_a_type_129() -> R {
     Ok(())
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_sent_while_the_first_is_at_the_upstream_waits_for_its_answer() -> R {
+    let up = Upstream::start()?;
+    let env = env_with(api_routes(&up.url), |_| {}).await?;
+    let c = Arc::new(env.client()?);
+    let s = env.session(&c).await?;
+    let (pending, e) = c.seal(&s, "POST", "/api/sleep/600", b"{\"once\":true}")?;
+    let h = c.standard_headers(Some(s.session_id()));
+    let first = {
+        let (c, h, e) = (c.clone(), h.clone(), e.clone());
+        tokio::spawn(async move { c.send(Method::POST, "/api/sleep/600", h, e).await })
+    };
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let copy = c.send(Method::POST, "/api/sleep/600", h, e).await?;
+    let first = first.await??;
+    assert_eq!((first.status, copy.status), (200, 200));
+    assert_eq!(
+        first.body, copy.body,
+        "the copy gets the first answer's bytes"
+    );
+    let r = c.read_answer(&s, pending, "POST", "/api/sleep/600", first)?;
+    assert_eq!(r.body["data"]["body"], "{\"once\":true}");
+    assert_eq!(up.count().await?, 1, "the upstream saw the request once");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_at_the_upstream_when_the_gateway_crashes_is_not_forwarded_again() -> R {
+    let up = Upstream::start()?;
+    let dir = TempDir::new();
+    let file = dir.path("scv2.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "listen = \"127.0.0.1:0\"\ndb = \"{}\"\n[upstream]\nurl = \"{}\"\nresponse_timeout_ms = 10000\n[[route]]\nmethod = \"POST\"\npath = \"/api/*\"\nsecure = true\n",
+            dir.path("gw.sqlite").display(),
+            up.url
+        ),
+    )?;
+    let f = file.to_string_lossy().into_owned();
+    let (url, key_id, public, mut child) = match serve(&["--config", &f])? {
+        Ok(x) => x,
+        Err(log) => anyhow::bail!("scv2 serve did not start: {log}"),
+    };
+    let client = |url: &str| -> R<ScClient> {
+        let mut c = ScClient::new(ClientOptions::new(url))?;
+        c.pin(&key_id, &public)?;
+        Ok(c)
+    };
+    let c = client(&url)?;
+    let s = c.open_session(&key_id).await?;
+    let (_pending, e) = c.seal(&s, "POST", "/api/sleep/3000", b"{\"transfer\":100}")?;
+    let h = c.standard_headers(Some(s.session_id()));
+    let inflight = {
+        let (c, h, e) = (client(&url)?, h.clone(), e.clone());
+        tokio::spawn(async move { c.send(Method::POST, "/api/sleep/3000", h, e).await })
+    };
+    // The upstream has it (and sleeps on it): the gateway dies before the answer.
+    let t = Instant::now();
+    while up.count().await? == 0 {
+        anyhow::ensure!(t.elapsed() < Duration::from_secs(10), "never forwarded");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.kill()?;
+    child.wait()?;
+    assert!(inflight.await?.is_err(), "the client lost its answer");
+    // Restarted on the same database, the retransmission is not forwarded again: the request
+    // was accepted durably before it was forwarded (its outcome is unknown, as after a 504).
+    let (url2, _, _, mut child2) = match serve(&["--config", &f])? {
+        Ok(x) => x,
+        Err(log) => anyhow::bail!("scv2 serve did not restart: {log}"),
+    };
+    let c2 = client(&url2)?;
+    let again = c2.send(Method::POST, "/api/sleep/3000", h, e).await?;
+    assert_eq!(
+        again.status,
+        400,
+        "{}",
+        String::from_utf8_lossy(&again.body)
+    );
+    assert_eq!(again.json()?["code"], "SECURE_CHANNEL.INVALID_PAYLOAD");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(up.count().await?, 1, "forwarded twice");
+    // The session itself goes on.
+    let r = c2.call(&s, "POST", "/api/echo", b"{}").await?;
+    assert_eq!((r.status, r.encrypted), (200, true));
+    let _ = child2.kill();
+    let _ = child2.wait();
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_connect_timeout_is_a_504() -> R {
     // A listener whose accept queue is full and never drained: further connects get no answer
