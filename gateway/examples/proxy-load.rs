@@ -11,7 +11,7 @@
 //! It starts everything itself: its upstream (this program with `upstream`: a hyper HTTP/1.1
 //! server that answers every request 200 with the request's body), the gateway (the `scv2`
 //! binary next to this example, or `--scv2 PATH`; a temporary database on the disk of
-//! `$TMPDIR`, route `POST /bench/*` secure), then for each run and concurrency: `c` workers, each
+//! `$TMPDIR` or of `--db-dir DIR`, route `POST /bench/*` secure), then for each run and concurrency: `c` workers, each
 //! with its own connection (and through the gateway its own SC session, opened before timing),
 //! sending requests back to back for `--secs` after a warm-up. Self-contained on purpose
 //! (another load generator may live beside it; they can be merged).
@@ -37,6 +37,7 @@ struct Args {
     concurrency: Vec<usize>,
     body: usize,
     scv2: Option<PathBuf>,
+    db_dir: Option<PathBuf>,
 }
 
 fn args() -> anyhow::Result<(bool, Args)> {
@@ -46,6 +47,7 @@ fn args() -> anyhow::Result<(bool, Args)> {
         concurrency: vec![1, 16],
         body: 1024,
         scv2: None,
+        db_dir: None,
     };
     let mut it = std::env::args().skip(1);
     let mut upstream = false;
@@ -57,6 +59,7 @@ fn args() -> anyhow::Result<(bool, Args)> {
             "--secs" => a.secs = v()?.parse()?,
             "--body" => a.body = v()?.parse()?,
             "--scv2" => a.scv2 = Some(v()?.into()),
+            "--db-dir" => a.db_dir = Some(v()?.into()),
             "--concurrency" => {
                 a.concurrency = v()?
                     .split(',')
@@ -64,7 +67,7 @@ fn args() -> anyhow::Result<(bool, Args)> {
                     .collect::<Result<_, _>>()?
             }
             other => bail!(
-                "unknown argument {other} (--runs N --secs S --concurrency 1,16 --body BYTES --scv2 PATH)"
+                "unknown argument {other} (--runs N --secs S --concurrency 1,16 --body BYTES --scv2 PATH --db-dir DIR)"
             ),
         }
     }
@@ -131,11 +134,26 @@ struct Gateway {
     url: String,
     key_id: String,
     public_key: String,
-    _dir: PathBuf,
+    dir: PathBuf,
 }
 
-fn spawn_gateway(bin: &PathBuf, upstream: &str) -> anyhow::Result<Gateway> {
-    let dir = std::env::temp_dir().join(format!("scv2-proxy-load-{}", std::process::id()));
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.proc.0.kill();
+        let _ = self.proc.0.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn spawn_gateway(
+    bin: &PathBuf,
+    upstream: &str,
+    db_dir: Option<&PathBuf>,
+) -> anyhow::Result<Gateway> {
+    let dir = db_dir
+        .cloned()
+        .unwrap_or_else(std::env::temp_dir)
+        .join(format!("scv2-proxy-load-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let cfg = dir.join("scv2.toml");
     std::fs::write(
@@ -190,7 +208,7 @@ secure = true
         url: word("scv2 gateway on "),
         key_id: word("keyId "),
         public_key: word("publicKey "),
-        _dir: dir,
+        dir,
     })
 }
 
@@ -365,7 +383,7 @@ async fn bench(a: Args) -> anyhow::Result<()> {
         }
     };
     let (_up, up_url) = spawn_upstream()?;
-    let gw = spawn_gateway(&bin, &up_url)?;
+    let gw = spawn_gateway(&bin, &up_url, a.db_dir.as_ref())?;
     let body = body_of(a.body);
     println!(
         "proxy-load: body {} B, {} runs × {} s per concurrency, gateway {} (pid {}), load average {}",

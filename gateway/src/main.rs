@@ -76,6 +76,10 @@ struct ServeArgs {
     /// setting may be given in the file or as a flag, not both.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Check the flags and the configuration file (routes included) and exit: 0 if they are
+    /// valid. Reads no key file and opens no database (those are checked when serving).
+    #[arg(long)]
+    check: bool,
     /// Listen address.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
@@ -277,7 +281,11 @@ async fn serve(a: ServeArgs, routes: RoutesConfig) -> anyhow::Result<()> {
     let mut cfg = GatewayConfig::new(a.listen, a.db);
     cfg.routes = routes;
     cfg.key_files = a.key_files;
-    cfg.storage_key = external_storage_key(a.storage_key_file.as_deref())?;
+    cfg.storage_key = if a.check {
+        None
+    } else {
+        external_storage_key(a.storage_key_file.as_deref())?
+    };
     cfg.require_external_keys = a.require_external_keys;
     cfg.trusted_proxies = a.trust_proxy;
     cfg.test_env = a.test_env;
@@ -311,6 +319,24 @@ async fn serve(a: ServeArgs, routes: RoutesConfig) -> anyhow::Result<()> {
         cfg.hash_concurrency = n;
     }
     (cfg.cors_origins, cfg.web_demo) = (a.cors_origins, a.web_demo);
+    if a.check {
+        cfg.routes.validate(&cfg)?;
+        for o in &cfg.cors_origins {
+            scv2_gateway::cors::check_origin(o)?;
+        }
+        println!(
+            "configuration ok: listen {}, database {}, {} route(s){}",
+            cfg.listen,
+            cfg.db_path.display(),
+            cfg.routes.routes.len(),
+            cfg.routes
+                .upstream
+                .as_ref()
+                .map(|u| format!(" to {}", u.url))
+                .unwrap_or_default()
+        );
+        return Ok(());
+    }
     let gw = scv2_gateway::start(cfg).await?;
     let doc = gw.public_key();
     tracing::info!(url = %gw.url(), key_id = %doc.key_id, public_key = %doc.public_key, "scv2 gateway ready");

@@ -1386,3 +1386,38 @@ secure = false
     );
     Ok(())
 }
+
+#[test]
+fn the_readme_configuration_is_valid() -> R {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))?;
+    let start = readme
+        .find("```toml\n# scv2.toml")
+        .ok_or_else(|| anyhow::anyhow!("no example configuration in gateway/README.md"))?;
+    let text = &readme[start + "```toml\n".len()..];
+    let text = &text[..text.find("```").unwrap_or(text.len())];
+    let dir = TempDir::new();
+    let file = dir.path("scv2.toml");
+    std::fs::write(&file, text)?;
+    let out = Command::new(bin())
+        .args(["serve", "--config"])
+        .arg(&file)
+        .arg("--check")
+        .output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("configuration ok")
+            && stdout.contains("2 route(s) to http://127.0.0.1:9000"),
+        "{stdout}"
+    );
+    // And a conflicting flag is refused by --check too.
+    let out = Command::new(bin())
+        .args(["serve", "--config"])
+        .arg(&file)
+        .args(["--check", "--listen", "127.0.0.1:1"])
+        .output()?;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`listen` is set both"));
+    Ok(())
+}
