@@ -1,14 +1,18 @@
 //! The reference SCv2 gateway: `GET /web/v1/secure-channel/public-key`,
 //! `POST /web/v1/secure-channel/session`, `POST /web/v1/secure-channel/session/close` and
-//! `POST /web/v1/system/auth/password/init`, with SQLite storage, plus the client used by the
-//! `scv2` CLI. See `gateway/README.md`.
+//! `POST /web/v1/system/auth/password/init`, with SQLite storage, optionally in front of an
+//! existing API as a terminating reverse proxy, plus the client used by the `scv2` CLI. See
+//! `gateway/README.md`.
 //!
 //! Layout: [`config`] (settings and defaults), [`startup`] (keys, database, start and stop),
 //! [`net`] (connections and timeouts), [`answer`] (request context and answers), [`headers`]
 //! (header checks), [`channel`] (open / commit / retransmit, for any SCv2 route), [`handlers`]
 //! and [`password_init`] (the routes), [`limits`] and [`ratelimit`] (rate limits),
 //! [`sessions`] (live sessions), [`store`] (the storage interface and SQLite), [`files`]
-//! (file modes and the database lock), [`client_ip`] (who the client is).
+//! (file modes and the database lock), [`client_ip`] (who the client is); proxy mode:
+//! [`config_file`] (`scv2 serve --config`), [`routes`] (the route table and its limits),
+//! [`proxy`] (the upstream client and forwarding), [`answer_headers`] (response headers kept,
+//! sealed, with cached answers).
 
 #![forbid(unsafe_code)]
 
