@@ -802,7 +802,6 @@ async fn a_request_at_the_upstream_when_the_gateway_crashes_is_not_forwarded_aga
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     child.kill()?;
-    child.wait()?;
     assert!(inflight.await?.is_err(), "the client lost its answer");
     // Restarted on the same database, the retransmission is not forwarded again: the request
     // was accepted durably before it was forwarded (its outcome is unknown, as after a 504).
@@ -824,8 +823,7 @@ async fn a_request_at_the_upstream_when_the_gateway_crashes_is_not_forwarded_aga
     // The session itself goes on.
     let r = c2.call(&s, "POST", "/api/echo", b"{}").await?;
     assert_eq!((r.status, r.encrypted), (200, true));
-    let _ = child2.kill();
-    let _ = child2.wait();
+    child2.kill()?;
     Ok(())
 }
 
@@ -1224,8 +1222,26 @@ fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_scv2")
 }
 
-/// Run `scv2 serve ARGS`; `Ok(url, keyId, publicKey, child)` once it listens, or `Err(stderr)`.
-fn serve(args: &[&str]) -> R<Result<(String, String, String, Child), String>> {
+/// A `scv2 serve` process, killed when dropped (also when a test fails).
+struct Served(Child);
+
+impl Served {
+    fn kill(&mut self) -> R {
+        self.0.kill()?;
+        self.0.wait()?;
+        Ok(())
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Run `scv2 serve ARGS`; `Ok(url, keyId, publicKey, process)` once it listens, or `Err(stderr)`.
+fn serve(args: &[&str]) -> R<Result<(String, String, String, Served), String>> {
     let mut child = Command::new(bin())
         .arg("serve")
         .args(args)
@@ -1265,7 +1281,7 @@ fn serve(args: &[&str]) -> R<Result<(String, String, String, Child), String>> {
                 word("scv2 gateway on "),
                 word("keyId "),
                 word("publicKey "),
-                child,
+                Served(child),
             )))
         }
         _ => {
@@ -1351,8 +1367,7 @@ secure = false
         .await?;
     assert_eq!(raw.status, 400);
     let _ = c.close(&s).await;
-    let _ = child.kill();
-    let _ = child.wait();
+    child.kill()?;
 
     // A flag given both in the file and on the command line: refused, naming both.
     let log = serve(&["--config", &f, "--max-body-bytes", "1"])?
