@@ -20,6 +20,11 @@
 //! A crash before the commit loses nothing that was sent: the request was not accepted durably,
 //! and its retransmission is opened afresh. A copy that arrives while the first is still being
 //! processed waits for the first one's answer.
+//!
+//! A business whose effect lies outside the store (proxy mode's upstream) uses
+//! [`respond_forwarded`] instead: the window update is committed on its own first, so the request
+//! is executed at most once even if the process dies before the answer's commit; its answer (the
+//! upstream's bytes, [`RawAnswer`]) is always kept, with the response headers that go with it.
 
 use std::collections::HashMap;
 use std::future::Future;

@@ -45,9 +45,9 @@ use crate::validate::Problems;
 
 /// The header that tells the upstream a request came through SCv2 (always removed from what
 /// clients send): `X-SCv2-Verified: 1; session=<32 hex>; seq=<n>`, where `session` is a tag of
-/// the SC session (the first 16 bytes of SHA-256 over its length-prefixed id, in hex: stable for
-/// the session, not the id itself) and `seq` the request's sequence number in it. Together they
-/// name one accepted request uniquely.
+/// the SC session (the first 16 bytes of SHA-256(`u64be(16) || "scv2 session tag" || u64be(len
+/// sid) || sid`) in hex: stable for the session, not the id itself) and `seq` the request's
+/// sequence number in it. Together they name one accepted request uniquely.
 pub const TRUST_HEADER: &str = "x-scv2-verified";
 
 /// Hop-by-hop request and response headers (RFC 9110 section 7.6.1, plus the proxy ones and
@@ -662,5 +662,14 @@ mod tests {
         assert_eq!(t, trust_value("sid-1", 7));
         assert_ne!(trust_value("sid-2", 7), t);
         assert!(!t.contains("sid-1"));
+        // The documented formula (SPEC 9.1).
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(16u64.to_be_bytes());
+        h.update(b"scv2 session tag");
+        h.update(5u64.to_be_bytes());
+        h.update(b"sid-1");
+        let d: [u8; 32] = h.finalize().into();
+        assert_eq!(t, format!("1; session={}; seq=7", hex(&d[..16])));
     }
 }
