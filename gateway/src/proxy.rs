@@ -569,6 +569,7 @@ pub async fn plain(app: &Arc<App>, proxy: &Proxy, req: Req, parts: Parts, body: 
         return req.plain(status, code, Value::Null);
     }
     let named = connection_named(&f.headers);
+    let head_request = parts.method == Method::HEAD;
     let mut r = Response::new(Body::from(f.body.to_vec()));
     *r.status_mut() = f.status;
     let out = r.headers_mut();
@@ -576,7 +577,8 @@ pub async fn plain(app: &Arc<App>, proxy: &Proxy, req: Req, parts: Parts, body: 
         let n = name.as_str();
         if HOP_BY_HOP.contains(&n)
             || gateway_owned(n)
-            || n == "content-length"
+            // The body is re-framed; a HEAD answer keeps the length of the body it describes.
+            || (n == "content-length" && !head_request)
             || named.iter().any(|c| c == n)
         {
             continue;

@@ -944,6 +944,18 @@ async fn plaintext_routes_pass_through_and_the_trust_header_is_stripped() -> R {
     let seen = up.last().await?;
     assert_eq!(seen.header("content-type"), Some("text/plain"));
     assert_eq!(seen.body, b"plain body");
+    // HEAD: no body, the length of the one it describes.
+    let r = http.head(format!("{url}/public/echo")).send().await?;
+    assert_eq!(r.status(), 200);
+    let len: usize = r
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!(len > 100, "{len}");
+    assert!(r.bytes().await?.is_empty());
+    assert_eq!(up.last().await?.method, "HEAD");
     // A secure route refuses a plaintext body without forwarding it; the trust header on a
     // secure route is only ever the gateway's (see the first test).
     let before = up.count().await?;
