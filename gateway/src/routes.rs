@@ -712,18 +712,18 @@ mod tests {
         assert_eq!(find("POST", "/apix"), "* /* false");
         assert_eq!(find("POST", "/api/v2/a"), "POST /api/v2/* true");
         assert_eq!(find("PUT", "/api/v2/a"), "* /api/v2/* false");
-        assert_eq!(find("GET", "/healthz"), "* /* false");
+        assert_eq!(find("GET", "/health"), "* /* false");
         let only = RoutesConfig {
-            routes: vec![route("GET", "/healthz", false)],
+            routes: vec![route("GET", "/health", false)],
             ..cfg
         };
         let t = RouteTable::new(&only, 100);
-        assert!(matches!(t.find(&Method::GET, "/healthz"), Lookup::Route(_)));
+        assert!(matches!(t.find(&Method::GET, "/health"), Lookup::Route(_)));
         assert!(matches!(
-            t.find(&Method::POST, "/healthz"),
+            t.find(&Method::POST, "/health"),
             Lookup::WrongMethod
         ));
-        assert!(matches!(t.find(&Method::GET, "/healthz/x"), Lookup::None));
+        assert!(matches!(t.find(&Method::GET, "/health/x"), Lookup::None));
     }
 
     #[test]

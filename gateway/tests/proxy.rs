@@ -208,7 +208,7 @@ fn route(method: &str, path: &str, secure: bool) -> RouteConfig {
     }
 }
 
-/// The routes of most tests: the API under `/api/*` secure, `/public/*` and `GET /healthz`
+/// The routes of most tests: the API under `/api/*` secure, `/public/*` and `GET /health`
 /// plaintext.
 fn api_routes(upstream: &str) -> RoutesConfig {
     let mut up = UpstreamConfig::new(upstream);
@@ -219,7 +219,7 @@ fn api_routes(upstream: &str) -> RoutesConfig {
         routes: vec![
             route("*", "/api/*", true),
             route("*", "/public/*", false),
-            route("GET", "/healthz", false),
+            route("GET", "/health", false),
         ],
         password_init: true,
     }
@@ -725,7 +725,7 @@ async fn upstream_failures_are_answered_inside_a_type_129() -> R {
     );
     assert!(t.elapsed() < Duration::from_secs(1));
     let raw = c
-        .send(Method::GET, "/healthz", HeaderMap::new(), Vec::new())
+        .send(Method::GET, "/health", HeaderMap::new(), Vec::new())
         .await?;
     assert_eq!(raw.status, 502);
     assert_eq!(raw.json()?["code"], "SYSTEM.BAD_GATEWAY");
@@ -886,7 +886,7 @@ async fn plaintext_routes_pass_through_and_the_trust_header_is_stripped() -> R {
     let http = reqwest::Client::new();
     let url = env.gw().url();
     let r = http
-        .get(format!("{url}/healthz?probe=1"))
+        .get(format!("{url}/health?probe=1"))
         .header("x-scv2-verified", "1; session=forged; seq=1")
         .header("x-sc-session-id", "whatever")
         .header("x-forwarded-proto", "https")
@@ -904,7 +904,7 @@ async fn plaintext_routes_pass_through_and_the_trust_header_is_stripped() -> R {
             seen.path.as_str(),
             seen.query.as_str()
         ),
-        ("GET", "/healthz", "probe=1")
+        ("GET", "/health", "probe=1")
     );
     assert!(
         seen.header("x-scv2-verified").is_none(),
@@ -918,7 +918,7 @@ async fn plaintext_routes_pass_through_and_the_trust_header_is_stripped() -> R {
     // The answer unchanged: status, body bytes, end-to-end headers; not the hop-by-hop or
     // gateway-owned ones.
     let v: Value = serde_json::from_slice(&bytes)?;
-    assert_eq!(v["data"]["path"], "/healthz");
+    assert_eq!(v["data"]["path"], "/health");
     let hv = |n: &str| {
         h.get_all(n)
             .iter()
@@ -974,7 +974,7 @@ async fn plaintext_routes_pass_through_and_the_trust_header_is_stripped() -> R {
         404
     );
     assert_eq!(
-        http.post(format!("{url}/healthz")).send().await?.status(),
+        http.post(format!("{url}/health")).send().await?.status(),
         405
     );
     assert_eq!(up.count().await?, before);
@@ -1090,7 +1090,7 @@ async fn route_limits_are_keyed_on_the_client_and_the_session() -> R {
     assert_eq!(up.count().await?, 7);
     // Under --test-env the Cloudflare headers are required on proxied routes too.
     let r = http
-        .get(format!("{}/healthz", env.gw().url()))
+        .get(format!("{}/health", env.gw().url()))
         .send()
         .await?;
     assert_eq!(r.status(), 400);
@@ -1335,7 +1335,7 @@ rate_limit = [{{ key = "client", limit = 10, window_secs = 60 }}]
 
 [[route]]
 method = "GET"
-path = "/healthz"
+path = "/health"
 secure = false
 "#,
                 db = db.display(),
@@ -1364,7 +1364,7 @@ secure = false
         r.body
     );
     assert_eq!(up.last().await?.body, b"{\"user\":\"a\"}");
-    let h = reqwest::get(format!("{url}/healthz")).await?;
+    let h = reqwest::get(format!("{url}/health")).await?;
     assert_eq!(h.status(), 200);
     // The file's max_body_bytes (4096) applies.
     let big = vec![b'x'; 5000];
