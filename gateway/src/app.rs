@@ -7,6 +7,7 @@ use std::sync::{Arc, RwLock};
 use scv2::{Server, ServerConfig, StorageKey};
 use tokio::sync::{Notify, Semaphore};
 
+use crate::answer_headers::HeadersKey;
 use crate::channel::Inflight;
 use crate::client_ip::TrustedProxies;
 use crate::config::GatewayConfig;
@@ -24,6 +25,8 @@ pub struct App {
     pub sc_config: ServerConfig,
     /// Seals sessions at rest.
     pub storage_key: StorageKey,
+    /// Seals the response headers kept with cached answers (proxy mode).
+    pub answer_headers: HeadersKey,
     /// The store.
     pub store: Arc<dyn Store>,
     /// Live sessions.

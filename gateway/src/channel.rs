@@ -26,6 +26,14 @@
 //! nothing that was sent: the request was not accepted durably, and its retransmission is opened
 //! afresh. The requests of one session run one at a time in a process (the lock on
 //! [`Live::stored_generation`]).
+//!
+//! A business whose effect lies outside the store (proxy mode's upstream) uses
+//! [`respond_forwarded`] instead: the window update is committed in a transaction of its own
+//! first, so that the request is executed at most once even if the process dies before its
+//! answer is committed; a second transaction, begun at once, holds the session (with PostgreSQL,
+//! its row) while the upstream answers, and commits the answer (the upstream's bytes,
+//! [`RawAnswer`], always kept, with the response headers that go with it). A copy of the request
+//! waits for that answer, in this process and on other gateways alike.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -41,6 +49,7 @@ use tokio::sync::{watch, OwnedMutexGuard};
 use zeroize::Zeroizing;
 
 use crate::answer::Req;
+use crate::answer_headers::HeaderList;
 use crate::app::{App, TaskTracker};
 use crate::client_ip::ClientGroup;
 use crate::headers::session_header;
@@ -331,16 +340,40 @@ impl Opened {
     pub fn tx(&self) -> RequestTx {
         self.tx.clone()
     }
+    /// The request's sequence number.
+    pub fn seq(&self) -> u64 {
+        self.slot.seq()
+    }
 }
 
 /// The answer sent with the exact bytes of a cached type 129.
-fn retransmission(app: &App, req: &Req, a: &CachedAnswer, web: bool) -> Response {
+fn retransmission(app: &App, req: &Req, sid: &str, a: &CachedAnswer, web: bool) -> Response {
     app.metrics
         .retransmissions
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     tracing::debug!(request_id = %req.request_id, "retransmission answered from the cache");
     let status = StatusCode::from_u16(a.status).unwrap_or(StatusCode::OK);
-    req.envelope(status, &a.code, &a.envelope, web)
+    let r = req.envelope(status, &a.code, &a.envelope, web);
+    with_headers(app, req, sid, a, r)
+}
+
+/// The answer `a` with the response headers kept with it.
+fn with_headers(app: &App, req: &Req, sid: &str, a: &CachedAnswer, mut r: Response) -> Response {
+    if a.headers.is_empty() {
+        return r;
+    }
+    match app.answer_headers.open(sid, &a.digest, &a.headers) {
+        Some(list) => {
+            for (name, value) in list {
+                r.headers_mut().append(name, value);
+            }
+        }
+        None => tracing::warn!(
+            request_id = %req.request_id,
+            "the response headers kept with a cached answer do not open (storage key changed?); sent without them"
+        ),
+    }
+    r
 }
 
 /// The cached answer to the envelope with `digest`, compared in constant time.
@@ -388,7 +421,7 @@ pub async fn open(
                     _ => None,
                 };
                 if let Some(a) = answer {
-                    return Err(retransmission(app, req, &a, env.web));
+                    return Err(retransmission(app, req, live.session_id(), &a, env.web));
                 }
                 if waited.is_err() || rounds >= 3 {
                     return Err(req.unavailable());
@@ -467,7 +500,7 @@ pub async fn open(
             let found = cached_answer(tx.cached_answers().await, &env.digest);
             finish(tx).await;
             match found {
-                Some(a) => Err(retransmission(app, req, &a, env.web)),
+                Some(a) => Err(retransmission(app, req, live.session_id(), &a, env.web)),
                 None => Err(req.sc_error(scv2::Error::Replayed)),
             }
         }
@@ -534,11 +567,101 @@ impl Reply {
     }
 }
 
+/// An answer given as the exact plaintext bytes to seal (a proxied upstream's body), with the
+/// response headers sent with it and with every retransmission of it.
+pub struct RawAnswer {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Its API `code`, for the log line.
+    pub code: String,
+    /// The plaintext to seal, byte for byte.
+    pub body: Zeroizing<Vec<u8>>,
+    /// Response headers (kept sealed with the cached answer).
+    pub headers: HeaderList,
+}
+
+impl std::fmt::Debug for RawAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawAnswer")
+            .field("status", &self.status)
+            .field("code", &self.code)
+            .field("body_len", &self.body.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What is sealed into the type 129.
+enum Sealable {
+    Json(Answer),
+    Raw(RawAnswer),
+}
+
+/// What the business decided, in the form the commit takes.
+struct Job {
+    effect: Effect,
+    build: Box<dyn FnOnce(&EffectOutcome) -> Sealable + Send + 'static>,
+    cache: bool,
+    retry_after: Option<u64>,
+}
+
 /// Run `business` on the opened request in a task of its own, commit, and answer.
 pub async fn respond<F, Fut>(app: &Arc<App>, req: Req, opened: Opened, business: F) -> Response
 where
     F: FnOnce(Arc<App>, Req, Zeroizing<Vec<u8>>) -> Fut + Send + 'static,
     Fut: Future<Output = Reply> + Send + 'static,
+{
+    run(app, req, opened, false, move |app, req, plain| async move {
+        let reply = business(app, req, plain).await;
+        let build = reply.build;
+        Job {
+            effect: reply.effect,
+            build: Box::new(move |o| Sealable::Json(build(o))),
+            cache: reply.cache,
+            retry_after: reply.retry_after,
+        }
+    })
+    .await
+}
+
+/// For a business whose effect lies outside the store (a proxied upstream): the request's
+/// window update is committed **before** `business` runs, so that nothing after it (a failed
+/// commit, a crash, a copy opened by another gateway sharing the store) can let the same request
+/// be accepted, and executed, twice. A new request transaction then holds the session while
+/// `business` runs, and commits its answer (always kept for retransmissions, its headers with
+/// it) before it is sent. If the first commit fails, `business` never runs and the answer is the
+/// plaintext one of a failed commit.
+pub async fn respond_forwarded<F, Fut>(
+    app: &Arc<App>,
+    req: Req,
+    opened: Opened,
+    business: F,
+) -> Response
+where
+    F: FnOnce(Arc<App>, Req, Zeroizing<Vec<u8>>) -> Fut + Send + 'static,
+    Fut: Future<Output = RawAnswer> + Send + 'static,
+{
+    run(app, req, opened, true, move |app, req, plain| async move {
+        let raw = business(app, req, plain).await;
+        Job {
+            effect: Effect::None,
+            build: Box::new(move |_| Sealable::Raw(raw)),
+            cache: true,
+            retry_after: None,
+        }
+    })
+    .await
+}
+
+async fn run<F, Fut>(
+    app: &Arc<App>,
+    req: Req,
+    opened: Opened,
+    window_first: bool,
+    business: F,
+) -> Response
+where
+    F: FnOnce(Arc<App>, Req, Zeroizing<Vec<u8>>) -> Fut + Send + 'static,
+    Fut: Future<Output = Job> + Send + 'static,
 {
     let token = TaskTracker::start(app);
     let app2 = app.clone();
@@ -548,7 +671,7 @@ where
         let Opened {
             live,
             _busy,
-            held,
+            mut held,
             tx,
             slot,
             plain,
@@ -557,18 +680,26 @@ where
             digest,
             leader,
         } = opened;
-        let reply = business(app2.clone(), req2.clone(), plain).await;
+        let mut answer_tx = None;
+        if window_first {
+            match commit_window(&app2, &req2, &live, &mut held, &tx, web, &digest).await {
+                Ok(t) => answer_tx = Some(t),
+                Err(r) => return r,
+            }
+        }
+        let job = business(app2.clone(), req2.clone(), plain).await;
         let parts = Parts {
             live,
             held,
             tx,
+            answer_tx,
             slot,
             web,
             ctx,
             digest,
             leader,
         };
-        let r = commit_and_answer(&app2, &req2, parts, reply).await;
+        let r = commit_and_answer(&app2, &req2, parts, job).await;
         drop(_busy);
         r
     });
@@ -585,6 +716,8 @@ struct Parts {
     live: Arc<Live>,
     held: OwnedMutexGuard<Option<u64>>,
     tx: RequestTx,
+    /// The transaction begun after [`commit_window`] (proxy mode), with the generation it found.
+    answer_tx: Option<(Box<dyn SessionTx>, u64)>,
     slot: scv2::ResponseSlot,
     web: bool,
     ctx: String,
@@ -592,35 +725,104 @@ struct Parts {
     leader: Leader,
 }
 
-async fn commit_and_answer(app: &Arc<App>, req: &Req, p: Parts, reply: Reply) -> Response {
+/// The session's state to write, when it is newer than `stored` (what the store holds).
+fn session_update(
+    app: &App,
+    req: &Req,
+    live: &Live,
+    stored: u64,
+) -> Result<Option<SessionUpdate>, scv2::Error> {
+    let s = live.session.read().map_err(|_| scv2::Error::Internal)?;
+    let generation = s.generation();
+    if generation > stored {
+        s.export(&app.storage_key, &mut OsRng).map(|sealed| {
+            Some(SessionUpdate {
+                sealed,
+                generation,
+                last_used_ms: req.now,
+            })
+        })
+    } else {
+        Ok(None)
+    }
+}
+
+/// Proxy mode: commit the request's window update (the request accepted) with no effect and no
+/// answer, then begin the transaction that holds the session until the answer is committed.
+/// `Err` is the plaintext answer of a failed commit (the business must not run).
+async fn commit_window(
+    app: &Arc<App>,
+    req: &Req,
+    live: &Arc<Live>,
+    held: &mut OwnedMutexGuard<Option<u64>>,
+    tx: &RequestTx,
+    web: bool,
+    digest: &[u8; 32],
+) -> Result<(Box<dyn SessionTx>, u64), Response> {
+    let sid = live.session_id().to_owned();
+    let (Some(t), Some(expected)) = (tx.take().await, **held) else {
+        **held = None;
+        return Err(req.internal());
+    };
+    let update = match session_update(app, req, live, expected) {
+        Ok(u) => u,
+        Err(e) => {
+            **held = None;
+            return Err(req.sc_error(e));
+        }
+    };
+    let committed = update.as_ref().map_or(expected, |u| u.generation);
+    let d = *digest;
+    let placeholder: SealAnswer = Box::new(move |_| {
+        Ok(CachedAnswer {
+            digest: d,
+            status: 0,
+            code: String::new(),
+            envelope: Vec::new(),
+            headers: Vec::new(),
+        })
+    });
+    let commit = Commit {
+        session_id: sid.clone(),
+        expected_generation: expected,
+        update,
+        effect: Effect::None,
+        seal: placeholder,
+        cache_answer: false,
+    };
+    if let Err(e) = t.commit(commit).await {
+        **held = None;
+        return Err(commit_failed(app, req, live, e, web, digest).await);
+    }
+    **held = Some(committed);
+    // The window is durable: the request is accepted and will not be executed twice. If the
+    // answer's transaction cannot begin (the database failed right after the commit) the
+    // business does not run and the answer is the plaintext 503/500 of a store failure; a
+    // retransmission is then refused as a replay, never executed.
+    match app.store.begin(&sid, Some(committed), req.now).await {
+        Ok(Some(l)) => Ok((l.tx, l.generation)),
+        Ok(None) => {
+            drop_session(app, live);
+            Err(req.session_not_found())
+        }
+        Err(e) => Err(req.store_error(&e)),
+    }
+}
+
+async fn commit_and_answer(app: &Arc<App>, req: &Req, p: Parts, job: Job) -> Response {
     let sid = p.live.session_id().to_owned();
     let mut held = p.held;
-    let Some(tx) = p.tx.take().await else {
-        *held = None;
-        return req.internal();
-    };
-    let Some(expected) = *held else {
-        *held = None;
-        return req.internal();
-    };
-    let state = match p.live.session.read() {
-        Ok(s) => {
-            let generation = s.generation();
-            if generation > expected {
-                s.export(&app.storage_key, &mut OsRng).map(|sealed| {
-                    Some(SessionUpdate {
-                        sealed,
-                        generation,
-                        last_used_ms: req.now,
-                    })
-                })
-            } else {
-                Ok(None)
-            }
+    let (tx, expected) = match p.answer_tx {
+        Some(t) => t,
+        None => {
+            let (Some(tx), Some(expected)) = (p.tx.take().await, *held) else {
+                *held = None;
+                return req.internal();
+            };
+            (tx, expected)
         }
-        Err(_) => Err(scv2::Error::Internal),
     };
-    let update = match state {
+    let update = match session_update(app, req, &p.live, expected) {
         Ok(u) => u,
         // Closed meanwhile (an eviction).
         Err(e) => {
@@ -628,42 +830,64 @@ async fn commit_and_answer(app: &Arc<App>, req: &Req, p: Parts, reply: Reply) ->
             return req.sc_error(e);
         }
     };
+    // Proxy mode: another gateway may have moved the session on between the window's commit and
+    // this transaction (it holds the row now). The answer is then not kept: its slot would be
+    // the other request's; a retransmission of it is refused as a replay.
+    let moved_on = *held != Some(expected);
     let new_generation = update.as_ref().map(|u| u.generation);
     let (live, slot, ctx, digest) = (p.live.clone(), p.slot, p.ctx, p.digest);
-    let build = reply.build;
+    let build = job.build;
+    let app2 = app.clone();
     let seal: SealAnswer = Box::new(move |outcome| {
-        let a = build(outcome);
-        let code = a
-            .body
-            .get("code")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
-        let text = Zeroizing::new(a.body.to_string());
+        let (status, code, text, headers) = match build(outcome) {
+            Sealable::Json(a) => {
+                let code = a
+                    .body
+                    .get("code")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned();
+                let text = Zeroizing::new(a.body.to_string().into_bytes());
+                (a.status, code, text, Vec::new())
+            }
+            Sealable::Raw(r) => (r.status, r.code, r.body, r.headers),
+        };
         let s = live.session.read().map_err(|_| scv2::Error::Internal)?;
         let mut out = vec![0u8; s.sealed_len(text.len())];
         let n = s
-            .seal_response(slot, ctx.as_bytes(), text.as_bytes(), &mut out)
+            .seal_response(slot, ctx.as_bytes(), &text, &mut out)
             .map_err(|e| e.error)?;
         out.truncate(n);
+        let headers = app2
+            .answer_headers
+            .seal(live.session_id(), &digest, &headers)?;
         Ok(CachedAnswer {
             digest,
-            status: a.status.as_u16(),
+            status: status.as_u16(),
             code,
             envelope: out,
+            headers,
         })
     });
+    if moved_on {
+        tracing::warn!(request_id = %req.request_id, "the session moved on while the upstream answered; the answer is not kept for retransmissions");
+    }
     let commit = Commit {
         session_id: sid.clone(),
         expected_generation: expected,
         update,
-        effect: reply.effect,
+        effect: job.effect,
         seal,
-        cache_answer: reply.cache,
+        cache_answer: job.cache && !moved_on,
     };
     match tx.commit(commit).await {
         Ok(c) => {
-            *held = new_generation.or(*held);
+            // After a move-on the memory is older than the store: the next request re-imports.
+            *held = if moved_on {
+                None
+            } else {
+                new_generation.or(*held)
+            };
             drop(held);
             if c.outcome == EffectOutcome::SessionEnded {
                 app.sessions.remove(&sid);
@@ -672,8 +896,9 @@ async fn commit_and_answer(app: &Arc<App>, req: &Req, p: Parts, reply: Reply) ->
             let answer = Arc::new(c.answer);
             p.leader.publish(answer.clone());
             let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
-            let mut r = req.envelope(status, &answer.code, &answer.envelope, p.web);
-            if let Some(s) = reply.retry_after {
+            let r = req.envelope(status, &answer.code, &answer.envelope, p.web);
+            let mut r = with_headers(app, req, &sid, &answer, r);
+            if let Some(s) = job.retry_after {
                 r.headers_mut()
                     .insert(axum::http::header::RETRY_AFTER, HeaderValue::from(s));
             }
@@ -684,28 +909,41 @@ async fn commit_and_answer(app: &Arc<App>, req: &Req, p: Parts, reply: Reply) ->
             // re-imports the stored state.
             *held = None;
             drop(held);
-            match e {
-                CommitError::Gone => {
-                    drop_session(app, &p.live);
-                    req.session_not_found()
-                }
-                CommitError::Seal(e) => req.sc_error(e),
-                CommitError::Conflict => {
-                    app.metrics
-                        .commit_conflicts
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    tracing::warn!(request_id = %req.request_id, "session changed under this request");
-                    // Another writer may have answered this very envelope.
-                    match cached_answer(app.store.cached_answers(&sid).await, &digest) {
-                        Some(a) => retransmission(app, req, &a, p.web),
-                        None => req.unavailable(),
-                    }
-                }
-                CommitError::Db(e) => {
-                    tracing::error!(request_id = %req.request_id, error = %format!("{e:#}"), "committing an accepted request failed");
-                    req.store_error(&e)
-                }
+            commit_failed(app, req, &p.live, e, p.web, &digest).await
+        }
+    }
+}
+
+/// The plaintext answer to a commit that did not happen (nothing of it was applied).
+async fn commit_failed(
+    app: &Arc<App>,
+    req: &Req,
+    live: &Arc<Live>,
+    e: CommitError,
+    web: bool,
+    digest: &[u8; 32],
+) -> Response {
+    let sid = live.session_id();
+    match e {
+        CommitError::Gone => {
+            drop_session(app, live);
+            req.session_not_found()
+        }
+        CommitError::Seal(e) => req.sc_error(e),
+        CommitError::Conflict => {
+            app.metrics
+                .commit_conflicts
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::warn!(request_id = %req.request_id, "session changed under this request");
+            // Another writer may have answered this very envelope.
+            match cached_answer(app.store.cached_answers(sid).await, digest) {
+                Some(a) => retransmission(app, req, sid, &a, web),
+                None => req.unavailable(),
             }
+        }
+        CommitError::Db(e) => {
+            tracing::error!(request_id = %req.request_id, error = %format!("{e:#}"), "committing an accepted request failed");
+            req.store_error(&e)
         }
     }
 }

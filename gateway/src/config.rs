@@ -12,6 +12,7 @@ use zeroize::Zeroizing;
 use crate::clock::{Clock, SystemClock};
 use crate::limits::LimitsConfig;
 use crate::password::Argon2Params;
+use crate::routes::RoutesConfig;
 
 /// Default secure-channel session lifetime, seconds.
 pub const DEFAULT_SESSION_TTL_SECS: u64 = 1800;
@@ -209,6 +210,8 @@ pub struct GatewayConfig {
     pub cors_origins: Vec<String>,
     /// Serve the web demo page at `/demo/` (see `webdemo.rs`).
     pub web_demo: bool,
+    /// Proxy mode: the upstream and the routes to it (`scv2 serve --config`; see `routes.rs`).
+    pub routes: RoutesConfig,
     /// The clock.
     pub clock: Arc<dyn Clock>,
 }
@@ -230,6 +233,7 @@ impl std::fmt::Debug for GatewayConfig {
             .field("timeouts", &self.timeouts)
             .field("cors_origins", &self.cors_origins)
             .field("web_demo", &self.web_demo)
+            .field("routes", &self.routes)
             .finish_non_exhaustive()
     }
 }
@@ -264,6 +268,7 @@ impl GatewayConfig {
             metrics_listen: None,
             cors_origins: Vec::new(),
             web_demo: false,
+            routes: RoutesConfig::default(),
             clock: Arc::new(SystemClock),
         }
     }

@@ -136,6 +136,21 @@ pub fn message(code: &str, lang: Lang) -> &'static str {
         ("SYSTEM.REQUEST_TIMEOUT", ZhHant) => "請求接收逾時",
         ("SYSTEM.REQUEST_TIMEOUT", Ja) => "リクエストの受信がタイムアウトしました",
         ("SYSTEM.REQUEST_TIMEOUT", Vi) => "Không nhận được yêu cầu kịp thời",
+        ("SYSTEM.BAD_GATEWAY", En) => "The upstream service failed to answer",
+        ("SYSTEM.BAD_GATEWAY", Zh) => "上游服务未能响应",
+        ("SYSTEM.BAD_GATEWAY", ZhHant) => "上游服務未能回應",
+        ("SYSTEM.BAD_GATEWAY", Ja) => "上流サービスが応答できませんでした",
+        ("SYSTEM.BAD_GATEWAY", Vi) => "Dịch vụ phía sau không phản hồi được",
+        ("SYSTEM.GATEWAY_TIMEOUT", En) => "The upstream service did not answer in time",
+        ("SYSTEM.GATEWAY_TIMEOUT", Zh) => "上游服务响应超时",
+        ("SYSTEM.GATEWAY_TIMEOUT", ZhHant) => "上游服務回應逾時",
+        ("SYSTEM.GATEWAY_TIMEOUT", Ja) => "上流サービスの応答がタイムアウトしました",
+        ("SYSTEM.GATEWAY_TIMEOUT", Vi) => "Dịch vụ phía sau không phản hồi kịp thời",
+        ("SYSTEM.PAYLOAD_TOO_LARGE", En) => "The request body is too large",
+        ("SYSTEM.PAYLOAD_TOO_LARGE", Zh) => "请求内容过大",
+        ("SYSTEM.PAYLOAD_TOO_LARGE", ZhHant) => "請求內容過大",
+        ("SYSTEM.PAYLOAD_TOO_LARGE", Ja) => "リクエストの本文が大きすぎます",
+        ("SYSTEM.PAYLOAD_TOO_LARGE", Vi) => "Nội dung yêu cầu quá lớn",
         (_, En) => "Internal server error",
         (_, Zh) => "服务器内部错误",
         (_, ZhHant) => "伺服器內部錯誤",
@@ -248,8 +263,12 @@ mod tests {
                 "RATE_LIMIT.EXCEEDED",
                 "SYSTEM.REQUEST_TIMEOUT",
                 "SYSTEM.SERVICE_UNAVAILABLE",
+                "SYSTEM.BAD_GATEWAY",
+                "SYSTEM.GATEWAY_TIMEOUT",
+                "SYSTEM.PAYLOAD_TOO_LARGE",
             ] {
                 assert!(!message(c, l).is_empty());
+                assert_ne!(message(c, l), message("SYSTEM.INTERNAL_ERROR", l), "{c}");
             }
         }
         assert_eq!(

@@ -9,13 +9,15 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use scv2_gateway::clock::{rfc3339, system_now_ms};
 use scv2_gateway::config;
 use scv2_gateway::config::{Database, PgSettings};
+use scv2_gateway::config_file;
 use scv2_gateway::limits::LimitsConfig;
 use scv2_gateway::password::Argon2Params;
 use scv2_gateway::ratelimit::RateSpec;
+use scv2_gateway::routes::RoutesConfig;
 use scv2_gateway::store::{PgOptions, PgStore, SqliteStore, Store, StoredKey, TokenHash};
 use scv2_gateway::{ClientOptions, GatewayConfig, ScClient, Timeouts};
 use zeroize::Zeroizing;
@@ -79,6 +81,15 @@ enum Cmd {
 
 #[derive(clap::Args)]
 struct ServeArgs {
+    /// Configuration file (TOML): any of these flags under its long name with `_` for `-`, and
+    /// proxy mode's [upstream], [[route]] and [builtin] (gateway/README.md, "Proxy mode"). A
+    /// setting may be given in the file or as a flag, not both.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Check the flags and the configuration file (routes included) and exit: 0 if they are
+    /// valid. Reads no key file and opens no database (those are checked when serving).
+    #[arg(long)]
+    check: bool,
     /// Listen address.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
@@ -376,7 +387,7 @@ fn external_storage_key(file: Option<&Path>) -> anyhow::Result<Option<Zeroizing<
     }
 }
 
-async fn serve(a: ServeArgs) -> anyhow::Result<()> {
+async fn serve(a: ServeArgs, routes: RoutesConfig) -> anyhow::Result<()> {
     let mut cfg = GatewayConfig::new(a.listen, Database::parse(&a.db));
     cfg.pg = PgSettings {
         pool_size: a.db_pool_size.max(2),
@@ -385,8 +396,13 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
     cfg.sweep_interval = std::time::Duration::from_secs(a.sweep_interval_secs.max(1));
     cfg.key_refresh = std::time::Duration::from_secs(a.key_refresh_secs.max(1));
     cfg.metrics_listen = a.metrics_listen;
+    cfg.routes = routes;
     cfg.key_files = a.key_files;
-    cfg.storage_key = external_storage_key(a.storage_key_file.as_deref())?;
+    cfg.storage_key = if a.check {
+        None
+    } else {
+        external_storage_key(a.storage_key_file.as_deref())?
+    };
     cfg.require_external_keys = a.require_external_keys;
     cfg.trusted_proxies = a.trust_proxy;
     cfg.test_env = a.test_env;
@@ -420,6 +436,24 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         cfg.hash_concurrency = n;
     }
     (cfg.cors_origins, cfg.web_demo) = (a.cors_origins, a.web_demo);
+    if a.check {
+        cfg.routes.validate(&cfg)?;
+        for o in &cfg.cors_origins {
+            scv2_gateway::cors::check_origin(o)?;
+        }
+        println!(
+            "configuration ok: listen {}, database {}, {} route(s){}",
+            cfg.listen,
+            cfg.db.display(),
+            cfg.routes.routes.len(),
+            cfg.routes
+                .upstream
+                .as_ref()
+                .map(|u| format!(" to {}", u.url))
+                .unwrap_or_default()
+        );
+        return Ok(());
+    }
     let gw = scv2_gateway::start(cfg).await?;
     let doc = gw.public_key();
     tracing::info!(url = %gw.url(), key_id = %doc.key_id, public_key = %doc.public_key, "scv2 gateway ready");
@@ -728,7 +762,15 @@ fn inspect(input: &str) -> anyhow::Result<()> {
 fn main() -> ExitCode {
     // Everything this process creates (database, WAL, lock, key files) is private to its user.
     scv2_gateway::files::private_umask();
-    let cli = Cli::parse();
+    // `serve --config FILE`: the file's settings become flags (conflicts refused).
+    let (args, routes) = match config_file::expand(&Cli::command(), std::env::args_os().collect()) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let cli = Cli::parse_from(args);
     let default_level = match cli.cmd {
         Cmd::Serve(_) => tracing::Level::INFO,
         _ => tracing::Level::WARN,
@@ -746,7 +788,7 @@ fn main() -> ExitCode {
     };
     let result: anyhow::Result<ExitCode> = rt.block_on(async {
         match cli.cmd {
-            Cmd::Serve(a) => serve(a).await.map(|_| ExitCode::SUCCESS),
+            Cmd::Serve(a) => serve(a, routes).await.map(|_| ExitCode::SUCCESS),
             Cmd::Keygen {
                 key_id,
                 out,

@@ -15,6 +15,7 @@ use scv2::{OsRng, Server, ServerConfig, ServerKey, ServerSession, StorageKey};
 use tokio::sync::Semaphore;
 use zeroize::Zeroizing;
 
+use crate::answer_headers::HeadersKey;
 use crate::app::{App, Metrics, MetricsSnapshot, TaskTracker};
 use crate::channel::{end_sessions, Inflight};
 use crate::client_ip::{ClientGroup, TrustedProxies};
@@ -365,6 +366,7 @@ async fn open_store(cfg: &GatewayConfig) -> anyhow::Result<(Arc<dyn Store>, Opti
 /// background.
 pub async fn start(cfg: GatewayConfig) -> anyhow::Result<Gateway> {
     let now = cfg.clock.now_ms();
+    cfg.routes.validate(&cfg)?;
     if cfg.require_external_keys {
         if cfg.storage_key.is_none() {
             bail!(
@@ -384,6 +386,7 @@ pub async fn start(cfg: GatewayConfig) -> anyhow::Result<Gateway> {
     let mut in_db = Vec::new();
     let key = storage_key(&cfg, &store, &sc_config, &mut in_db).await?;
     let storage_key = StorageKey::new(&key);
+    let answer_headers = HeadersKey::new(&key);
     drop(key);
     let from_files = file_keys(&cfg)?;
     let keys = server_keys(&cfg, &store, &from_files, now, &mut in_db).await?;
@@ -447,6 +450,7 @@ pub async fn start(cfg: GatewayConfig) -> anyhow::Result<Gateway> {
         server: std::sync::RwLock::new(Arc::new(server)),
         sc_config,
         storage_key,
+        answer_headers,
         store,
         sessions,
         limits: Limits::new(&cfg.limits, rates),
@@ -462,8 +466,10 @@ pub async fn start(cfg: GatewayConfig) -> anyhow::Result<Gateway> {
     let mut router = Router::new()
         .route(PATH_PUBLIC_KEY, get(handlers::public_key))
         .route(PATH_SESSION, post(handlers::session_open))
-        .route(PATH_SESSION_CLOSE, post(handlers::session_close))
-        .route(PATH_PASSWORD_INIT, post(password_init::handler));
+        .route(PATH_SESSION_CLOSE, post(handlers::session_close));
+    if cfg.routes.password_init {
+        router = router.route(PATH_PASSWORD_INIT, post(password_init::handler));
+    }
     if cfg.test_env {
         router = router.route_layer(axum::middleware::from_fn_with_state(
             app.clone(),
@@ -474,7 +480,7 @@ pub async fn start(cfg: GatewayConfig) -> anyhow::Result<Gateway> {
     let router = router
         .route(health::PATH_HEALTHZ, get(health::healthz))
         .route(health::PATH_READYZ, get(health::readyz));
-    let router = router.fallback(handlers::fallback).with_state(app.clone());
+    let router = crate::routes::fallback(router, &cfg)?.with_state(app.clone());
     let router = crate::webdemo::apply(router, cfg.web_demo, &public_key)?;
     let router = crate::cors::apply(router, &cfg.cors_origins)?;
 

@@ -201,12 +201,16 @@ fn serve_with(prefix: &str, args: &[&str], envs: &[(&str, &str)]) -> R<Started> 
     let sink = lines.clone();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("scv2 gateway on ").nth(1) {
-                let url = rest.split_whitespace().next().unwrap_or("").to_owned();
-                let _ = tx.send(Some(url));
-            }
+            let url = line
+                .split("scv2 gateway on ")
+                .nth(1)
+                .map(|rest| rest.split_whitespace().next().unwrap_or("").to_owned());
+            // Into the log first: whoever is told the URL may read the ready line at once.
             if let Ok(mut l) = sink.lock() {
                 l.push(line);
+            }
+            if let Some(url) = url {
+                let _ = tx.send(Some(url));
             }
         }
         let _ = tx.send(None);

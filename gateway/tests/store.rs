@@ -93,6 +93,8 @@ fn commit(sid: &str, expected: u64, effect: Effect, envelope: Vec<u8>) -> Commit
                 digest: scv2_gateway::util::sha256(&[&envelope]),
                 status,
                 code: "2000".into(),
+                // Stands for the sealed response headers of proxy mode: kept byte for byte.
+                headers: envelope.iter().rev().copied().collect(),
                 envelope,
             })
         }),

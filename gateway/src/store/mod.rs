@@ -181,6 +181,9 @@ pub struct CachedAnswer {
     pub code: String,
     /// The type-129 envelope (raw binary form).
     pub envelope: Vec<u8>,
+    /// The response headers sent with it (a proxied upstream's `Set-Cookie`, …), sealed
+    /// ([`crate::answer_headers`]); empty when there are none.
+    pub headers: Vec<u8>,
 }
 
 impl fmt::Debug for CachedAnswer {
@@ -189,6 +192,7 @@ impl fmt::Debug for CachedAnswer {
             .field("status", &self.status)
             .field("code", &self.code)
             .field("envelope_len", &self.envelope.len())
+            .field("headers_len", &self.headers.len())
             .finish_non_exhaustive()
     }
 }

@@ -66,11 +66,17 @@ macro_rules! on_conn {
 }
 
 /// The embedded migrations: `(version, name, SQL)`, applied in order.
-const MIGRATIONS: &[(i32, &str, &str)] =
-    &[(1, "initial", include_str!("migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "initial", include_str!("migrations/0001_initial.sql")),
+    (
+        2,
+        "answer headers",
+        include_str!("migrations/0002_answer_headers.sql"),
+    ),
+];
 
 /// The schema version this code writes.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// Advisory lock keys (`pg_advisory_xact_lock`), one per purpose ("scv2" in ASCII, then a tag).
 const LOCK_MIGRATE: i64 = 0x7363_7632_0000_0001;
@@ -655,7 +661,7 @@ impl SessionTx for PgTx {
                 "reading the answer cache",
                 self.store.query_tx(
                     c,
-                    "SELECT digest, status, code, envelope FROM sc_answers \
+                    "SELECT digest, status, code, envelope, headers FROM sc_answers \
                      WHERE session_id = $1 ORDER BY generation DESC",
                     &[&self.session_id],
                 ),
@@ -673,6 +679,7 @@ impl SessionTx for PgTx {
                 status: u16::try_from(status).unwrap_or(500),
                 code: r.try_get(2)?,
                 envelope: r.try_get(3)?,
+                headers: r.try_get(4)?,
             });
         }
         Ok(out)
@@ -819,10 +826,10 @@ impl SessionTx for PgTx {
                     .prepare(
                         c,
                         "SELECT scv2_commit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
-                         $13, $14, $15, $16, $17)",
+                         $13, $14, $15, $16, $17, $18)",
                     )
                     .await?;
-                let params: [&(dyn ToSql + Sync); 17] = [
+                let params: [&(dyn ToSql + Sync); 18] = [
                     &sid,
                     &expected,
                     &sealed,
@@ -840,6 +847,7 @@ impl SessionTx for PgTx {
                     &biz_id,
                     &password_hash,
                     &USER_STATUS_ACTIVE,
+                    &answer.headers,
                 ];
                 // The commit call and COMMIT in one round trip: if the call raises, the
                 // server turns the COMMIT into a rollback.
@@ -1162,7 +1170,7 @@ impl Store for PgStore {
         let rows = on_conn!(self, "reading the answer cache", |c| {
             self.query(
                 &c,
-                "SELECT digest, status, code, envelope FROM sc_answers \
+                "SELECT digest, status, code, envelope, headers FROM sc_answers \
                          WHERE session_id = $1 ORDER BY generation DESC",
                 &[&sid],
             )
@@ -1180,6 +1188,7 @@ impl Store for PgStore {
                 status: u16::try_from(status).unwrap_or(500),
                 code: r.try_get(2)?,
                 envelope: r.try_get(3)?,
+                headers: r.try_get(4)?,
             });
         }
         Ok(out)
@@ -1303,9 +1312,15 @@ mod tests {
         assert!(is_postgres_url("PostgreSQL://u@h:5/db"));
         assert!(!is_postgres_url("/var/lib/scv2.sqlite"));
         assert!(!is_postgres_url("postgres.sqlite"));
-        // The commit function keeps ANSWER_CACHE answers per session.
-        let sql = MIGRATIONS[0].2;
-        assert!(sql.contains(&format!("(p_generation % {ANSWER_CACHE})")));
+        // The commit function (as every migration that defines it) keeps ANSWER_CACHE answers
+        // per session.
+        for (_, _, sql) in MIGRATIONS
+            .iter()
+            .filter(|m| m.2.contains("CREATE FUNCTION scv2_commit"))
+        {
+            assert!(sql.contains(&format!("(p_generation % {ANSWER_CACHE})")));
+        }
+        assert!(MIGRATIONS.last().unwrap().2.contains("p_headers bytea"));
         assert_eq!(MIGRATIONS.last().map(|m| m.0), Some(SCHEMA_VERSION));
     }
 }

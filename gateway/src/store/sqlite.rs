@@ -22,7 +22,7 @@ use super::{
 use crate::files;
 
 /// The schema version this code writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The SQLite database handle (cheap to clone).
 #[derive(Clone)]
@@ -167,6 +167,14 @@ fn migrate_from_v0(tx: &Transaction<'_>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Version 2: the sealed response headers of a cached answer (proxy mode).
+fn migrate_to_v2(tx: &Transaction<'_>) -> anyhow::Result<()> {
+    if !has_column(tx, "sc_answers", "headers")? {
+        tx.execute_batch("ALTER TABLE sc_answers ADD COLUMN headers BLOB NOT NULL DEFAULT x''")?;
+    }
+    Ok(())
+}
+
 impl SqliteStore {
     /// Open (or create, mode 0600) the database at `path`, checking the modes and owners of the
     /// file and its `-wal`/`-shm`, and migrate its schema.
@@ -220,6 +228,7 @@ impl SqliteStore {
         } else {
             tx.execute_batch(SCHEMA_V1)?;
         }
+        migrate_to_v2(&tx)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         tx.commit()?;
         Ok(())
@@ -506,14 +515,15 @@ impl SqliteStore {
             }
             if c.cache_answer {
                 tx.execute(
-                    "INSERT INTO sc_answers (session_id, digest, status, code, envelope) \
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    "INSERT INTO sc_answers (session_id, digest, status, code, envelope, \
+                     headers) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                     params![
                         c.session_id,
                         &answer.digest[..],
                         i64::from(answer.status),
                         answer.code,
-                        answer.envelope
+                        answer.envelope,
+                        answer.headers
                     ],
                 )
                 .map_err(db)?;
@@ -834,7 +844,8 @@ impl Store for SqliteStore {
         self.blocking(move |s| -> anyhow::Result<Vec<CachedAnswer>> {
             let conn = s.lock()?;
             let mut st = conn.prepare(
-                "SELECT digest, status, code, envelope FROM sc_answers WHERE session_id = ?1 \
+                "SELECT digest, status, code, envelope, headers FROM sc_answers \
+                 WHERE session_id = ?1 \
                  ORDER BY id DESC LIMIT ?2",
             )?;
             let it = st.query_map(params![sid, ANSWER_CACHE as i64], |r| {
@@ -843,11 +854,12 @@ impl Store for SqliteStore {
                     r.get::<_, i64>(1)?,
                     r.get::<_, String>(2)?,
                     r.get::<_, Vec<u8>>(3)?,
+                    r.get::<_, Vec<u8>>(4)?,
                 ))
             })?;
             let mut out = Vec::new();
             for row in it {
-                let (digest, status, code, envelope) = row?;
+                let (digest, status, code, envelope, headers) = row?;
                 let Ok(digest) = <[u8; 32]>::try_from(digest.as_slice()) else {
                     continue;
                 };
@@ -856,6 +868,7 @@ impl Store for SqliteStore {
                     status: u16::try_from(status).unwrap_or(500),
                     code,
                     envelope,
+                    headers,
                 });
             }
             Ok(out)

@@ -186,6 +186,7 @@ pub async fn stale_generation_refused(store: &dyn Store) -> R<usize> {
                 status: 200,
                 code: "2000".into(),
                 envelope: vec![1],
+                headers: Vec::new(),
             })
         }),
         cache_answer: true,
