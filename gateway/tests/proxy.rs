@@ -27,6 +27,9 @@ use scv2_gateway::store::TokenHash;
 use scv2_gateway::{CallResult, ClientOptions, Gateway, GatewayConfig, ManualClock, ScClient};
 use serde_json::{json, Value};
 
+#[allow(dead_code)]
+mod common;
+
 type R<T = ()> = anyhow::Result<T>;
 
 // =============================================================================================
@@ -1451,5 +1454,92 @@ fn the_readme_configuration_is_valid() -> R {
         .output()?;
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("`listen` is set both"));
+    Ok(())
+}
+
+// =============================================================================================
+// Several gateways on one PostgreSQL: the at-most-once forwarding holds across instances.
+
+/// Two gateways on one PostgreSQL in front of one upstream. One envelope sent to both at once
+/// reaches the upstream once, and both copies get the same type 129 (the second gateway waits
+/// for the first one's answer: the session's row is held from the window's commit to the
+/// answer's); the session then goes on on the other gateway, and a copy sent after the answer
+/// is answered from the shared cache, with its kept response headers.
+#[tokio::test]
+async fn two_gateways_on_postgres_forward_a_copied_request_once() -> R {
+    let Some(superuser) = common::pg_url("two_gateways_on_postgres_forward_a_copied_request_once")
+    else {
+        return Ok(());
+    };
+    let url = common::fresh_database(&superuser).await?;
+    let up = Upstream::start()?;
+    let clock = Arc::new(ManualClock::new(system_now_ms()));
+    let config = || {
+        let mut cfg = GatewayConfig::new(
+            "127.0.0.1:0".parse().expect("address"),
+            scv2_gateway::config::Database::Postgres(url.clone()),
+        );
+        cfg.clock = clock.clone();
+        cfg.argon2 = Argon2Params::cheap();
+        cfg.session_ttl_ms = 600_000;
+        cfg.storage_key = Some(common::test_storage_key());
+        cfg.routes = api_routes(&up.url);
+        cfg
+    };
+    let a = scv2_gateway::start(config()).await?;
+    let b = scv2_gateway::start(config()).await?;
+    assert_eq!(a.public_key().public_key, b.public_key().public_key);
+    let client = |gw: &Gateway| -> R<ScClient> {
+        let mut o = ClientOptions::new(&gw.url());
+        o.client_hash = "proxy-test".into();
+        o.clock = clock.clone();
+        let mut c = ScClient::new(o)?;
+        let doc = gw.public_key();
+        c.pin(&doc.key_id, &doc.public_key)?;
+        Ok(c)
+    };
+    let (ca, cb) = (client(&a)?, client(&b)?);
+    let s = ca.open_session(&a.public_key().key_id).await?;
+    let h = || ca.standard_headers(Some(s.session_id()));
+
+    // The upstream takes 400 ms, so the second copy arrives while the first is at the upstream.
+    let target = "/api/sleep/400";
+    let (pending, env) = ca.seal(&s, "POST", "/api/sleep/400", b"{\"n\":1}")?;
+    let body = ca.body_of(&env);
+    let first = ca.send(Method::POST, target, h(), body.clone());
+    let second = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        cb.send(Method::POST, target, h(), body.clone()).await
+    };
+    let (r1, r2) = tokio::join!(first, second);
+    let (r1, r2) = (r1?, r2?);
+    assert_eq!(up.count().await?, 1, "the upstream saw the request once");
+    assert_eq!((r1.status, r2.status), (200, 200));
+    assert_eq!(r1.body, r2.body, "both copies get the same type 129");
+    let set_cookie = |r: &scv2_gateway::client::RawResponse| -> Vec<String> {
+        r.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect()
+    };
+    assert_eq!(set_cookie(&r1), set_cookie(&r2));
+    let opened = ca.read_answer(&s, pending, "POST", "/api/sleep/400", r1.clone())?;
+    assert!(opened.encrypted);
+    assert_eq!(opened.status, 200);
+
+    // A third copy, after the answer, on the second gateway: the cached bytes, and the kept
+    // response headers with them.
+    let r3 = cb.send(Method::POST, target, h(), body).await?;
+    assert_eq!((r3.status, &r3.body), (200, &r1.body));
+    assert_eq!(set_cookie(&r3), set_cookie(&r1));
+    assert_eq!(up.count().await?, 1);
+
+    // The session goes on, on the second gateway.
+    let (r, _) = send(&cb, &s, "POST", "/api/echo", h(), b"{\"n\":2}").await?;
+    assert_eq!((r.status, r.encrypted), (200, true));
+    assert_eq!(up.count().await?, 2);
+    a.shutdown().await?;
+    b.shutdown().await?;
     Ok(())
 }
