@@ -62,9 +62,10 @@ use crate::store::{
 };
 use crate::util::{key16, sha256};
 
-/// `ctx = METHOD SP path` (SPEC section 9).
-pub fn ctx_of(method: &Method, uri: &Uri) -> String {
-    format!("{} {}", method.as_str(), uri.path())
+/// `ctx = METHOD SP path` (SPEC section 9; the core's [`scv2::http::ctx`]). Errors: a path too
+/// long for the associated data ([`scv2::Error::PayloadTooLarge`]).
+pub fn ctx_of(method: &Method, uri: &Uri) -> Result<String, scv2::Error> {
+    scv2::http::ctx(method.as_str(), uri.path())
 }
 
 /// The live session named by the request's session id header, marked most recently used.
@@ -230,13 +231,9 @@ pub async fn read_envelope(app: &App, req: &Req, body: Body) -> Result<Envelope,
         Ok(Err(_)) => return Err(req.sc_error(scv2::Error::PayloadTooLarge)),
         Ok(Ok(b)) => b,
     };
-    let (bytes, web) = if scv2::web::is_web_form(&bytes) {
-        match scv2::web::decode(&bytes, app.cfg.max_body) {
-            Ok(b) => (b, true),
-            Err(e) => return Err(req.sc_error(e)),
-        }
-    } else {
-        (bytes.to_vec(), false)
+    let (bytes, web) = match scv2::http::decode_body(&bytes, app.cfg.max_body) {
+        Ok((b, form)) => (b.into_owned(), form == scv2::http::BodyForm::Web),
+        Err(e) => return Err(req.sc_error(e)),
     };
     let digest = sha256(&[&bytes]);
     Ok(Envelope { bytes, web, digest })

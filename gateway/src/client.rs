@@ -44,6 +44,10 @@ impl ClientOptions {
     }
 }
 
+/// The largest answer body the client (and `scv2 inspect`) decodes: a type 129 carrying the
+/// largest proxied upstream answer (1 MiB) in the web form, with room to spare.
+pub const MAX_ANSWER_BODY: usize = 1 << 21;
+
 /// An HTTP answer.
 #[derive(Debug, Clone)]
 pub struct RawResponse {
@@ -211,19 +215,18 @@ impl ScClient {
 
     /// The envelope as the body (raw or web form).
     pub fn body_of(&self, envelope: &[u8]) -> Vec<u8> {
-        if self.opts.web_form {
-            scv2::web::encode(envelope).into_bytes()
+        let form = if self.opts.web_form {
+            scv2::http::BodyForm::Web
         } else {
-            envelope.to_vec()
-        }
+            scv2::http::BodyForm::Raw
+        };
+        scv2::http::encode_body(envelope, form)
     }
 
     fn envelope_of(&self, body: &[u8]) -> anyhow::Result<Vec<u8>> {
-        if scv2::web::is_web_form(body) {
-            scv2::web::decode(body, 1 << 21).map_err(|e| anyhow!("web form: {e}"))
-        } else {
-            Ok(body.to_vec())
-        }
+        scv2::http::decode_body(body, MAX_ANSWER_BODY)
+            .map(|(b, _)| b.into_owned())
+            .map_err(|e| anyhow!("answer body: {e}"))
     }
 
     /// `POST /web/v1/secure-channel/session` with the pinned key `key_id`.
@@ -258,7 +261,7 @@ impl ScClient {
         path: &str,
         json: &[u8],
     ) -> anyhow::Result<(PendingRequest, Vec<u8>)> {
-        let ctx = format!("{method} {path}");
+        let ctx = scv2::http::ctx(method, path).map_err(|e| anyhow!("ctx: {e}"))?;
         let mut out = vec![0u8; session.sealed_len(json.len())];
         let (pending, n) = session
             .seal_request(ctx.as_bytes(), json, self.opts.clock.now_ms(), &mut out)
@@ -277,7 +280,7 @@ impl ScClient {
         path: &str,
         raw: RawResponse,
     ) -> anyhow::Result<CallResult> {
-        let ctx = format!("{method} {path}");
+        let ctx = scv2::http::ctx(method, path).map_err(|e| anyhow!("ctx: {e}"))?;
         let env = self.envelope_of(&raw.body).unwrap_or_default();
         let is_129 =
             env.len() >= 4 && env[..4] == scv2::wire::data_header(scv2::wire::TYPE_RESPONSE);
@@ -330,5 +333,21 @@ impl ScClient {
     /// `POST /web/v1/secure-channel/session/close`.
     pub async fn close(&self, session: &ClientSession) -> anyhow::Result<CallResult> {
         self.call(session, "POST", PATH_SESSION_CLOSE, b"{}").await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_answer_cap_holds_the_largest_proxied_answer_in_the_web_form() {
+        // The largest upstream body proxy mode accepts, in its wrapper, sealed (the largest
+        // padding block the core allows), then base64 in `{"v":2,"p":"…"}`.
+        let plain = crate::routes::MAX_RESPONSE_BYTES_LIMIT + 1024;
+        let sealed = plain + scv2::padding::MAX_BLOCK + 64;
+        let web = scv2::web::encode(&vec![0u8; sealed]);
+        assert!(web.len() <= MAX_ANSWER_BODY, "{} bytes", web.len());
+        assert!(scv2::http::decode_body(web.as_bytes(), MAX_ANSWER_BODY).is_ok());
     }
 }

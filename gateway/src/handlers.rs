@@ -147,7 +147,10 @@ pub async fn session_close(
         Ok(e) => e,
         Err(r) => return r,
     };
-    let ctx = channel::ctx_of(&method, &uri);
+    let ctx = match channel::ctx_of(&method, &uri) {
+        Ok(c) => c,
+        Err(e) => return req.sc_error(e),
+    };
     let opened = match channel::open(&app, &req, live, ctx, env, OnGone::IdempotentOk).await {
         Ok(o) => o,
         Err(r) => return r,

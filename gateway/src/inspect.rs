@@ -8,13 +8,10 @@ use crate::util::hex;
 
 /// Describe an envelope, one `name: value` per line.
 pub fn describe(input: &[u8]) -> Result<String, scv2::Error> {
-    let (bytes, form) = if scv2::web::is_web_form(input) {
-        (
-            scv2::web::decode(input, 1 << 22)?,
-            "web form {\"v\":2,\"p\":…}",
-        )
-    } else {
-        (input.to_vec(), "raw binary")
+    let (bytes, form) = scv2::http::decode_body(input, crate::client::MAX_ANSWER_BODY)?;
+    let form = match form {
+        scv2::http::BodyForm::Web => "web form {\"v\":2,\"p\":…}",
+        scv2::http::BodyForm::Raw => "raw binary",
     };
     let env = parse_any(&bytes)?;
     let mut s = String::new();

@@ -65,7 +65,10 @@ pub async fn handler(
         Ok(e) => e,
         Err(r) => return r,
     };
-    let ctx = channel::ctx_of(&method, &uri);
+    let ctx = match channel::ctx_of(&method, &uri) {
+        Ok(c) => c,
+        Err(e) => return req.sc_error(e),
+    };
     let opened = match channel::open(&app, &req, live, ctx, env, OnGone::Refuse).await {
         Ok(o) => o,
         Err(r) => return r,

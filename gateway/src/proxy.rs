@@ -519,7 +519,10 @@ pub async fn secure(
         Ok(e) => e,
         Err(r) => return r,
     };
-    let ctx = channel::ctx_of(&parts.method, &parts.uri);
+    let ctx = match channel::ctx_of(&parts.method, &parts.uri) {
+        Ok(c) => c,
+        Err(e) => return req.sc_error(e),
+    };
     let opened = match channel::open(app, &req, live, ctx, env, OnGone::Refuse).await {
         Ok(o) => o,
         Err(r) => return r,
