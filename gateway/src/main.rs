@@ -72,6 +72,9 @@ enum Cmd {
     Inspect {
         /// File, or `-`.
         input: String,
+        /// The suite to read a type 130 in (a type 1 says its own): x25519 or x25519mlkem768.
+        #[arg(long, value_parser = config::parse_suite)]
+        suite: Option<scv2::Suite>,
     },
     /// SCv2 load generator for BENCHMARKS.md (loopback only).
     #[command(hide = true)]
@@ -817,14 +820,14 @@ async fn call(a: CallArgs) -> anyhow::Result<ExitCode> {
     )
 }
 
-fn inspect(input: &str) -> anyhow::Result<()> {
+fn inspect(input: &str, suite: Option<scv2::Suite>) -> anyhow::Result<()> {
     let mut bytes = Vec::new();
     if input == "-" {
         std::io::stdin().read_to_end(&mut bytes)?;
     } else {
         bytes = std::fs::read(input).with_context(|| format!("reading {input}"))?;
     }
-    let text = scv2_gateway::inspect::describe(&bytes)
+    let text = scv2_gateway::inspect::describe(&bytes, suite)
         .map_err(|e| anyhow::anyhow!("not an SCv2 envelope: {e} ({})", e.name()))?;
     print!("{text}");
     Ok(())
@@ -893,7 +896,7 @@ fn main() -> ExitCode {
             .await
             .map(|_| ExitCode::SUCCESS),
             Cmd::Call(a) => call(a).await,
-            Cmd::Inspect { input } => inspect(&input).map(|_| ExitCode::SUCCESS),
+            Cmd::Inspect { input, suite } => inspect(&input, suite).map(|_| ExitCode::SUCCESS),
             Cmd::Demo { browser: false } => {
                 scv2_gateway::demo::run().await.map(|_| ExitCode::SUCCESS)
             }
