@@ -11,9 +11,14 @@ use scv2::Suite;
 
 use crate::util::hex;
 
-/// Describe an envelope, one `name: value` per line; a type 130 is read in `suite_130`'s
-/// layout (`None`: X25519, with a note).
-pub fn describe(input: &[u8], suite_130: Option<Suite>) -> Result<String, scv2::Error> {
+/// Describe an envelope, one `name: value` per line (a type 130 is read as X25519, with a
+/// note: see [`describe_as`]).
+pub fn describe(input: &[u8]) -> Result<String, scv2::Error> {
+    describe_as(input, None)
+}
+
+/// [`describe`], a type 130 read in `suite_130`'s layout (`None`: X25519, with a note).
+pub fn describe_as(input: &[u8], suite_130: Option<Suite>) -> Result<String, scv2::Error> {
     let (bytes, form) = if scv2::web::is_web_form(input) {
         (
             scv2::web::decode(input, 1 << 22)?,

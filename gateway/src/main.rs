@@ -827,7 +827,7 @@ fn inspect(input: &str, suite: Option<scv2::Suite>) -> anyhow::Result<()> {
     } else {
         bytes = std::fs::read(input).with_context(|| format!("reading {input}"))?;
     }
-    let text = scv2_gateway::inspect::describe(&bytes, suite)
+    let text = scv2_gateway::inspect::describe_as(&bytes, suite)
         .map_err(|e| anyhow::anyhow!("not an SCv2 envelope: {e} ({})", e.name()))?;
     print!("{text}");
     Ok(())
