@@ -284,10 +284,7 @@ async fn hybrid(gw: &crate::Gateway, now: u64) -> anyhow::Result<()> {
         .iter()
         .find(|d| d.get("algorithm").and_then(Value::as_str) == Some(suite.name()))
         .context("no hybrid key listed")?;
-    let key_id = doc
-        .get("keyId")
-        .and_then(Value::as_str)
-        .context("keyId")?;
+    let key_id = doc.get("keyId").and_then(Value::as_str).context("keyId")?;
     let public = doc
         .get("publicKey")
         .and_then(Value::as_str)

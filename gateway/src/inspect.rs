@@ -36,7 +36,13 @@ pub fn describe_as(input: &[u8], suite_130: Option<Suite>) -> Result<String, scv
         && suite_130 == Some(Suite::X25519MlKem768)
     {
         let k = parse_hybrid_key_exchange_response(&bytes)?;
-        head(&mut s, form, "130 (key-exchange response, server → client)", &bytes, k.header.len());
+        head(
+            &mut s,
+            form,
+            "130 (key-exchange response, server → client)",
+            &bytes,
+            k.header.len(),
+        );
         let _ = writeln!(s, "suite: {} (as given)", Suite::X25519MlKem768);
         let _ = writeln!(s, "ML-KEM ciphertext ct2: {} bytes", k.ciphertext.len());
         let _ = writeln!(s, "server ephemeral F: {}", hex(k.server_ephemeral));
@@ -84,7 +90,13 @@ pub fn describe_as(input: &[u8], suite_130: Option<Suite>) -> Result<String, scv
 fn key_exchange(bytes: &[u8], form: &str) -> Result<String, scv2::Error> {
     let k = parse_any_key_exchange(bytes)?;
     let mut s = String::new();
-    head(&mut s, form, "1 (key exchange, client → server)", bytes, k.header.len());
+    head(
+        &mut s,
+        form,
+        "1 (key exchange, client → server)",
+        bytes,
+        k.header.len(),
+    );
     let _ = writeln!(s, "keyId: {}", String::from_utf8_lossy(k.key_id));
     let lens = (k.request_key.len(), k.response_key.len());
     if let Ok(x) = k.x25519() {

@@ -70,7 +70,10 @@ pub fn parse(text: &str) -> anyhow::Result<StoredKey> {
         Some(a) => {
             let name = a.as_str().context("algorithm must be a string")?;
             scv2::Suite::from_name(name).with_context(|| {
-                format!("unknown algorithm {name:?} (this scv2 knows {})", known_suites())
+                format!(
+                    "unknown algorithm {name:?} (this scv2 knows {})",
+                    known_suites()
+                )
             })?
         }
     };
@@ -117,7 +120,8 @@ mod tests {
     #[test]
     fn key_files_round_trip_in_both_suites() -> anyhow::Result<()> {
         for suite in scv2::Suite::ALL {
-            let key = scv2::ServerKey::generate_with_suite(suite, "k-f", 5, Some(9), &mut scv2::OsRng)?;
+            let key =
+                scv2::ServerKey::generate_with_suite(suite, "k-f", 5, Some(9), &mut scv2::OsRng)?;
             let text = to_json(&key);
             let back = parse(&text)?;
             assert_eq!(back.suite, suite);
@@ -141,7 +145,10 @@ mod tests {
             "\"privateKey\"",
             "\"algorithm\":\"X25519MLKEM768-HKDF-SHA256-AES-256-GCM\",\"privateKey\"",
         );
-        let e = format!("{:#}", parse(&wrong).err().context("a 32-byte hybrid key loaded")?);
+        let e = format!(
+            "{:#}",
+            parse(&wrong).err().context("a 32-byte hybrid key loaded")?
+        );
         assert!(e.contains("96 bytes"), "{e}");
         let unknown = old.replace("\"privateKey\"", "\"algorithm\":\"X448\",\"privateKey\"");
         assert!(parse(&unknown).is_err());

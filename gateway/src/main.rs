@@ -18,9 +18,7 @@ use scv2_gateway::limits::LimitsConfig;
 use scv2_gateway::password::Argon2Params;
 use scv2_gateway::ratelimit::RateSpec;
 use scv2_gateway::routes::RoutesConfig;
-use scv2_gateway::store::{
-    KeyInfo, PgOptions, PgStore, SqliteStore, Store, StoredKey, TokenHash,
-};
+use scv2_gateway::store::{KeyInfo, PgOptions, PgStore, SqliteStore, Store, StoredKey, TokenHash};
 use scv2_gateway::{ClientOptions, GatewayConfig, ScClient, Timeouts};
 use zeroize::Zeroizing;
 

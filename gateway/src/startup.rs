@@ -300,11 +300,7 @@ fn warn_without_preferred(server: &Server, preferred: scv2::Suite, now: u64) {
 
 /// Re-read the stored server keys every `cfg.key_refresh` and swap the core server when they
 /// changed (a key added, retired or expired by `scv2 keys`).
-async fn refresh_keys(
-    app: Arc<App>,
-    from_files: Vec<StoredKey>,
-    mut current: Vec<KeySetEntry>,
-) {
+async fn refresh_keys(app: Arc<App>, from_files: Vec<StoredKey>, mut current: Vec<KeySetEntry>) {
     let mut tick = tokio::time::interval(app.cfg.key_refresh.max(Duration::from_millis(100)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;

@@ -36,10 +36,7 @@ macro_rules! both_stores {
     )*};
 }
 
-both_stores!(
-    both_suites_through_scv2_serve,
-    key_rotation_across_suites
-);
+both_stores!(both_suites_through_scv2_serve, key_rotation_across_suites);
 
 const PQ: Suite = Suite::X25519MlKem768;
 
@@ -228,7 +225,14 @@ async fn both_suites_through_scv2_serve(b: Backend) -> R {
     assert_eq!(field(&list[0], "algorithm"), Suite::X25519.name());
     assert_eq!(list[1], first);
     for d in &list {
-        for k in ["keyId", "publicKey", "algorithm", "keySize", "createdAt", "expiresAt"] {
+        for k in [
+            "keyId",
+            "publicKey",
+            "algorithm",
+            "keySize",
+            "createdAt",
+            "expiresAt",
+        ] {
             assert!(d.get(k).is_some(), "{k} missing in {d}");
         }
     }
@@ -242,13 +246,33 @@ async fn both_suites_through_scv2_serve(b: Backend) -> R {
             .unwrap_or_default()
             .to_owned()
     };
-    assert!(line(field(&first, "keyId")).contains("x25519mlkem768"), "{listing}");
-    assert!(line(field(&first, "keyId")).ends_with("advertised"), "{listing}");
+    assert!(
+        line(field(&first, "keyId")).contains("x25519mlkem768"),
+        "{listing}"
+    );
+    assert!(
+        line(field(&first, "keyId")).ends_with("advertised"),
+        "{listing}"
+    );
     assert!(line("k-suites-x").contains(" x25519 "), "{listing}");
 
     let x = of_suite(&list, Suite::X25519).remove(0);
-    init_over(&gw, "scv2-pq", PQ, &first, &gw.registration("pq@example.com")?).await?;
-    init_over(&gw, "scv2-x", Suite::X25519, &x, &gw.registration("x@example.com")?).await?;
+    init_over(
+        &gw,
+        "scv2-pq",
+        PQ,
+        &first,
+        &gw.registration("pq@example.com")?,
+    )
+    .await?;
+    init_over(
+        &gw,
+        "scv2-x",
+        Suite::X25519,
+        &x,
+        &gw.registration("x@example.com")?,
+    )
+    .await?;
 
     // `scv2 call --suite x25519mlkem768 --pin …`: the CLI pins the hybrid key.
     let dir = TempDir::new("scv2-suites-call");
@@ -273,7 +297,10 @@ async fn both_suites_through_scv2_serve(b: Backend) -> R {
         "POST",
         PATH_PASSWORD_INIT,
     ])?;
-    assert!(out.contains("HTTP 201 (type-129 envelope, decrypted)"), "{out}");
+    assert!(
+        out.contains("HTTP 201 (type-129 envelope, decrypted)"),
+        "{out}"
+    );
     // A hybrid pin that is not the listed key is refused before anything is sent.
     let other = scv2::ServerKey::generate_with_suite(PQ, "k-other", 0, None, &mut scv2::OsRng)?;
     let wrong = gw.admin(&[
@@ -289,13 +316,21 @@ async fn both_suites_through_scv2_serve(b: Backend) -> R {
         "POST",
         PATH_PASSWORD_INIT,
     ]);
-    let wrong = format!("{:#}", wrong.err().ok_or_else(|| anyhow::anyhow!("wrong pin accepted"))?);
+    let wrong = format!(
+        "{:#}",
+        wrong
+            .err()
+            .ok_or_else(|| anyhow::anyhow!("wrong pin accepted"))?
+    );
     assert!(wrong.contains("does not match the pin"), "{wrong}");
 
     // An X25519-suite type 1 naming the hybrid keyId, and a hybrid one naming the X25519 keyId.
     let pq_id = field(&first, "keyId");
     let mut cfg = scv2::ClientConfig::new();
-    cfg.pin(scv2::PinnedKey::from_spki_base64(pq_id, field(&x, "publicKey"))?);
+    cfg.pin(scv2::PinnedKey::from_spki_base64(
+        pq_id,
+        field(&x, "publicKey"),
+    )?);
     let (_hs, type1) = scv2::ClientHandshake::start(&cfg, pq_id, b"{}", &mut scv2::OsRng)?;
     refused_in_plaintext(&gw, type1, scv2::Error::MalformedEnvelope).await?;
     let mut cfg = scv2::ClientConfig::new();
@@ -343,22 +378,47 @@ async fn key_rotation_across_suites(b: Backend) -> R {
     let list = gw.keys_until(|l| !of_suite(l, PQ).is_empty()).await?;
     let pq = of_suite(&list, PQ).remove(0);
     assert_eq!(field(&pq, "keyId"), "k-rot-pq");
-    assert_eq!(c.public_key().await?, old, "the preferred suite is still X25519");
-    init_over(&gw, "scv2-rot-pq", PQ, &pq, &gw.registration("rot@example.com")?).await?;
+    assert_eq!(
+        c.public_key().await?,
+        old,
+        "the preferred suite is still X25519"
+    );
+    init_over(
+        &gw,
+        "scv2-rot-pq",
+        PQ,
+        &pq,
+        &gw.registration("rot@example.com")?,
+    )
+    .await?;
 
     gw.admin(&["keys", "retire", "--db", &gw.db, "--key-id", &old_id])?;
     let list = gw.keys_until(|l| l.len() == 1).await?;
     assert_eq!(field(&list[0], "keyId"), "k-rot-pq");
     let advertised = c.public_key().await?;
-    assert_eq!(advertised, pq, "no X25519 key left: the hybrid key is advertised");
+    assert_eq!(
+        advertised, pq,
+        "no X25519 key left: the hybrid key is advertised"
+    );
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while !gw.serve.log().contains("no live server key of the preferred suite") {
-        anyhow::ensure!(std::time::Instant::now() < deadline, "no warning: {}", gw.serve.log());
+    while !gw
+        .serve
+        .log()
+        .contains("no live server key of the preferred suite")
+    {
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "no warning: {}",
+            gw.serve.log()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // A new session with the retired X25519 key: refused in plaintext.
     let mut cfg = scv2::ClientConfig::new();
-    cfg.pin(scv2::PinnedKey::from_spki_base64(&old_id, field(&old, "publicKey"))?);
+    cfg.pin(scv2::PinnedKey::from_spki_base64(
+        &old_id,
+        field(&old, "publicKey"),
+    )?);
     let (_hs, type1) = scv2::ClientHandshake::start(&cfg, &old_id, b"{}", &mut scv2::OsRng)?;
     let r = c
         .send(
@@ -384,7 +444,11 @@ async fn inspect_decodes_hybrid_envelopes() -> R {
     let key = scv2::ServerKey::generate_with_suite(PQ, "k-inspect-pq", 0, None, &mut scv2::OsRng)?;
     let d = key.document();
     let mut cfg = scv2::ClientConfig::new();
-    cfg.pin(scv2::PinnedKey::from_document(&d.key_id, d.algorithm, &d.public_key)?);
+    cfg.pin(scv2::PinnedKey::from_document(
+        &d.key_id,
+        d.algorithm,
+        &d.public_key,
+    )?);
     let (_hs, type1) = scv2::ClientHandshake::start(&cfg, "k-inspect-pq", b"{}", &mut scv2::OsRng)?;
     let text = scv2_gateway::inspect::describe(&type1)?;
     for want in [
@@ -404,7 +468,10 @@ async fn inspect_decodes_hybrid_envelopes() -> R {
     let text = scv2_gateway::inspect::describe_as(&type130, Some(PQ))?;
     assert!(text.contains("ML-KEM ciphertext ct2: 1088 bytes"), "{text}");
     assert!(text.contains("server ephemeral F: "), "{text}");
-    assert!(text.contains(&format!("header: {} bytes", PQ.response_header_len())), "{text}");
+    assert!(
+        text.contains(&format!("header: {} bytes", PQ.response_header_len())),
+        "{text}"
+    );
     // Without --suite a type 130 is read as X25519, and says so.
     let text = scv2_gateway::inspect::describe(&type130)?;
     assert!(text.contains("give --suite x25519mlkem768"), "{text}");
@@ -417,7 +484,10 @@ async fn inspect_decodes_hybrid_envelopes() -> R {
         .arg(&f)
         .output()?;
     let text = String::from_utf8(out.stdout)?;
-    assert!(out.status.success() && text.contains("ct2: 1088 bytes"), "{text}");
+    assert!(
+        out.status.success() && text.contains("ct2: 1088 bytes"),
+        "{text}"
+    );
     // A type 1 whose key lengths fit no suite.
     let mut odd = type1.clone();
     let at = 4 + 1 + "k-inspect-pq".len();
@@ -444,13 +514,16 @@ async fn sqlite_v2_database_is_migrated() -> R {
         conn.execute_batch("ALTER TABLE server_keys DROP COLUMN suite; PRAGMA user_version = 2;")?;
     }
     let store = SqliteStore::open(&path)?;
-    let version: i64 = rusqlite::Connection::open(&path)?
-        .query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let version: i64 =
+        rusqlite::Connection::open(&path)?.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     assert_eq!(version, scv2_gateway::store::sqlite::SCHEMA_VERSION);
     assert_eq!(version, 3);
     let keys = store.server_keys_sync()?;
     assert_eq!(keys.len(), 1);
-    assert_eq!((keys[0].suite, &keys[0].private[..]), (Suite::X25519, &x.private_key()[..]));
+    assert_eq!(
+        (keys[0].suite, &keys[0].private[..]),
+        (Suite::X25519, &x.private_key()[..])
+    );
     let pq = scv2::ServerKey::generate_with_suite(PQ, "k-v3-pq", 2, None, &mut scv2::OsRng)?;
     store.insert_server_key(StoredKey::of(&pq)).await?;
     // A hybrid row with a 32-byte key is refused on the way in and on the way out.
@@ -459,21 +532,32 @@ async fn sqlite_v2_database_is_migrated() -> R {
     bad.private.truncate(32);
     assert!(store.insert_server_key(bad).await.is_err());
     drop(store);
-    let mut cfg = scv2_gateway::GatewayConfig::new("127.0.0.1:0".parse()?, Database::Sqlite(path.clone()));
+    let mut cfg =
+        scv2_gateway::GatewayConfig::new("127.0.0.1:0".parse()?, Database::Sqlite(path.clone()));
     cfg.argon2 = scv2_gateway::password::Argon2Params::cheap();
     let gw = scv2_gateway::start(cfg).await?;
     let c = ScClient::new(ClientOptions::new(&gw.url()))?;
     let list = c.public_keys().await?;
     let ids: Vec<&str> = list.iter().map(|d| field(d, "keyId")).collect();
     assert_eq!(ids, ["k-v2", "k-v3-pq"]);
-    assert_eq!(list[1].get("publicKey").and_then(Value::as_str), Some(pq.document().public_key.as_str()));
+    assert_eq!(
+        list[1].get("publicKey").and_then(Value::as_str),
+        Some(pq.document().public_key.as_str())
+    );
     gw.shutdown().await?;
     rusqlite::Connection::open(&path)?.execute(
         "INSERT INTO server_keys (key_id, private_key, created_at_ms, suite) VALUES ('k-short', x'00', 3, ?1)",
         [PQ.name()],
     )?;
-    let err = SqliteStore::open(&path)?.server_keys_sync().err().map(|e| format!("{e:#}"));
-    assert!(err.as_deref().is_some_and(|e| e.contains("k-short") && e.contains("96 bytes")), "{err:?}");
+    let err = SqliteStore::open(&path)?
+        .server_keys_sync()
+        .err()
+        .map(|e| format!("{e:#}"));
+    assert!(
+        err.as_deref()
+            .is_some_and(|e| e.contains("k-short") && e.contains("96 bytes")),
+        "{err:?}"
+    );
     Ok(())
 }
 
@@ -505,7 +589,9 @@ async fn pg_v2_schema_is_migrated() -> R {
     let mut starts = Vec::new();
     for _ in 0..3 {
         let db = db.clone();
-        starts.push(tokio::spawn(async move { PgStore::connect(&db, opts()).await }));
+        starts.push(tokio::spawn(
+            async move { PgStore::connect(&db, opts()).await },
+        ));
     }
     let mut stores = Vec::new();
     for s in starts {
@@ -521,21 +607,36 @@ async fn pg_v2_schema_is_migrated() -> R {
     assert_eq!(versions, [(1, 1), (2, 1), (3, 1)]);
     let keys = stores[0].server_keys().await?;
     assert_eq!(keys.len(), 1);
-    assert_eq!((keys[0].suite, &keys[0].private[..]), (Suite::X25519, &x.private_key()[..]));
+    assert_eq!(
+        (keys[0].suite, &keys[0].private[..]),
+        (Suite::X25519, &x.private_key()[..])
+    );
     let pq = scv2::ServerKey::generate_with_suite(PQ, "k-pg-pq", 2, None, &mut scv2::OsRng)?;
     stores[1].insert_server_key(StoredKey::of(&pq)).await?;
     let keys = stores[2].server_keys().await?;
     assert_eq!(keys.len(), 2);
-    assert_eq!((keys[1].suite, &keys[1].private[..]), (PQ, &pq.private_key()[..]));
-    assert_eq!(keys[1].server_key()?.public_key_bytes(), pq.public_key_bytes());
+    assert_eq!(
+        (keys[1].suite, &keys[1].private[..]),
+        (PQ, &pq.private_key()[..])
+    );
+    assert_eq!(
+        keys[1].server_key()?.public_key_bytes(),
+        pq.public_key_bytes()
+    );
     let listed = stores[0].key_list().await?;
     assert_eq!(
-        listed.iter().map(|k| (k.key_id.as_str(), k.suite)).collect::<Vec<_>>(),
+        listed
+            .iter()
+            .map(|k| (k.key_id.as_str(), k.suite))
+            .collect::<Vec<_>>(),
         [("k-pg-v2", Suite::X25519), ("k-pg-pq", PQ)]
     );
     // Sealed at rest; a row moved to the other suite does not open.
     let row = c
-        .query_one("SELECT sealed_private FROM server_keys WHERE key_id = 'k-pg-pq'", &[])
+        .query_one(
+            "SELECT sealed_private FROM server_keys WHERE key_id = 'k-pg-pq'",
+            &[],
+        )
         .await?;
     let sealed: Vec<u8> = row.get(0);
     assert!(!sealed.windows(32).any(|w| w == &pq.private_key()[..32]));

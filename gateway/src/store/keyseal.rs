@@ -74,7 +74,12 @@ impl KeySeal {
 
     /// Open the sealed private key of `key_id`, of `suite` (fails for another key id, another
     /// suite, another storage key, or any altered byte).
-    pub fn open(&self, key_id: &str, suite: Suite, blob: &[u8]) -> anyhow::Result<Zeroizing<Vec<u8>>> {
+    pub fn open(
+        &self,
+        key_id: &str,
+        suite: Suite,
+        blob: &[u8],
+    ) -> anyhow::Result<Zeroizing<Vec<u8>>> {
         let len = suite.private_key_len();
         if blob.len() != 1 + NONCE + len + TAG || blob[0] != VERSION {
             bail!("server key {key_id}: not a sealed {suite} key");

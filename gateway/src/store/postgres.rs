@@ -36,9 +36,9 @@ use zeroize::Zeroizing;
 
 use super::keyseal::KeySeal;
 use super::{
-    CachedAnswer, Claim, Commit, CommitError, Committed, Effect, EffectOutcome, Locked,
+    CachedAnswer, Claim, Commit, CommitError, Committed, Effect, EffectOutcome, KeyInfo, Locked,
     Registration, Reseal, Resealed, SessionRecord, SessionTx, Store, StoreResult, StoreStats,
-    KeyInfo, StoreSwept, StoredKey, TokenHash, Unavailable, User, REGISTRATION_RETENTION_MS,
+    StoreSwept, StoredKey, TokenHash, Unavailable, User, REGISTRATION_RETENTION_MS,
     USER_STATUS_ACTIVE,
 };
 use crate::ratelimit::{RateKey, RateStore};

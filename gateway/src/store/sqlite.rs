@@ -15,9 +15,10 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use zeroize::Zeroizing;
 
 use super::{
-    CachedAnswer, Claim, Commit, CommitError, Committed, Effect, EffectOutcome, Locked,
-    Registration, Reseal, Resealed, SessionRecord, SessionTx, Store, StoreResult, StoreSwept,
-    stored_suite, StoredKey, TokenHash, User, ANSWER_CACHE, REGISTRATION_RETENTION_MS, USER_STATUS_ACTIVE,
+    stored_suite, CachedAnswer, Claim, Commit, CommitError, Committed, Effect, EffectOutcome,
+    Locked, Registration, Reseal, Resealed, SessionRecord, SessionTx, Store, StoreResult,
+    StoreSwept, StoredKey, TokenHash, User, ANSWER_CACHE, REGISTRATION_RETENTION_MS,
+    USER_STATUS_ACTIVE,
 };
 use crate::files;
 
