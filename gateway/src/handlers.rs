@@ -66,15 +66,21 @@ pub fn advertised_key(
     })
 }
 
-/// Every key `GET /public-keys` lists at `now_ms`: the unexpired ones, newest first within each
-/// suite, the suites in their order (a key whose `createdAt` has not come yet is listed too: it
-/// is already accepted, and a client may pin it ahead of its activation).
+/// Every key `GET /public-keys` lists at `now_ms`: the unexpired keys whose `createdAt` has come
+/// (as for `/public-key`, a key added with a later `createdAt` is listed only from then on, so no
+/// client is sent a key another gateway may not have loaded yet), and for a suite that has none
+/// of those, its [`advertised_key_of`] fallback. Suites in their order, newest first within one.
 pub fn live_keys(server: &scv2::Server, now_ms: u64) -> Vec<&scv2::ServerKey> {
     let mut keys: Vec<&scv2::ServerKey> = server
         .keys()
         .iter()
-        .filter(|k| !k.is_expired(now_ms))
+        .filter(|k| !k.is_expired(now_ms) && k.created_at_ms() <= now_ms)
         .collect();
+    for suite in scv2::Suite::ALL {
+        if !keys.iter().any(|k| k.suite() == suite) {
+            keys.extend(advertised_key_of(server, suite, now_ms));
+        }
+    }
     keys.sort_by(|a, b| {
         (a.suite(), std::cmp::Reverse(a.created_at_ms()), a.key_id()).cmp(&(
             b.suite(),

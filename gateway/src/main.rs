@@ -684,6 +684,23 @@ async fn keys(cmd: KeysCmd) -> anyhow::Result<()> {
             if !store.expire_server_key(&key_id, at).await? {
                 bail!("no key {key_id} in the database");
             }
+            if let Some(k) = list.iter().find(|k| k.key_id == key_id) {
+                let same_suite = list
+                    .iter()
+                    .filter(|o| {
+                        o.key_id != key_id
+                            && o.suite == k.suite
+                            && o.expires_at_ms.is_none_or(|e| e > at)
+                    })
+                    .count();
+                if same_suite == 0 {
+                    eprintln!(
+                        "warning: {key_id} was the last {} key: apps that pin only that suite \
+                         cannot open sessions any more",
+                        k.suite
+                    );
+                }
+            }
             eprintln!(
                 "{key_id} retired from {}: every gateway stops using it for new sessions within \
                  its --key-refresh-secs after that",

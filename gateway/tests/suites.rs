@@ -434,6 +434,42 @@ async fn key_rotation_across_suites(b: Backend) -> R {
     // The session opened before the retirement goes on.
     let r = x_client.close(&open_x).await?;
     assert_eq!((r.status, r.encrypted), (200, true), "{}", r.body);
+
+    // A hybrid key activated in an hour: accepted once loaded, not listed before its createdAt.
+    let out = gw.admin(&[
+        "keys",
+        "add",
+        "--db",
+        &gw.db,
+        "--suite",
+        "x25519mlkem768",
+        "--key-id",
+        "k-rot-next",
+        "--activate-in-secs",
+        "3600",
+    ])?;
+    let next: Value = serde_json::from_str(&out)?;
+    assert_eq!(field(&next, "algorithm"), PQ.name());
+    let mut n = gw.client("scv2-rot-next")?;
+    n.pin_with_suite("k-rot-next", PQ, field(&next, "publicKey"))?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let session = loop {
+        match n.open_session("k-rot-next").await {
+            Ok(s) => break s,
+            Err(e) => {
+                anyhow::ensure!(
+                    std::time::Instant::now() < deadline,
+                    "never accepted: {e:#}"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    let r = n.close(&session).await?;
+    assert_eq!((r.status, r.encrypted), (200, true), "{}", r.body);
+    let list = gw.client("scv2-rot-list")?.public_keys().await?;
+    let ids: Vec<&str> = list.iter().map(|d| field(d, "keyId")).collect();
+    assert_eq!(ids, ["k-rot-pq"]);
     Ok(())
 }
 
