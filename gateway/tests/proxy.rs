@@ -27,7 +27,6 @@ use scv2_gateway::store::TokenHash;
 use scv2_gateway::{CallResult, ClientOptions, Gateway, GatewayConfig, ManualClock, ScClient};
 use serde_json::{json, Value};
 
-#[allow(dead_code)]
 mod common;
 
 type R<T = ()> = anyhow::Result<T>;
