@@ -641,6 +641,20 @@ async fn pg_v2_schema_is_migrated() -> R {
         .await?;
     let versions: Vec<(i32, i64)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
     assert_eq!(versions, [(1, 1), (2, 1), (3, 1)]);
+    // A gateway of version 2 still running stores keys without naming the column: X25519.
+    c.execute(
+        "INSERT INTO server_keys (key_id, sealed_private, created_at_ms) \
+         SELECT 'k-v2-late', sealed_private, 0 FROM server_keys WHERE key_id = 'k-pg-v2'",
+        &[],
+    )
+    .await?;
+    let late = stores[0].key_list().await?;
+    assert_eq!(
+        late.first().map(|k| (k.key_id.as_str(), k.suite)),
+        Some(("k-v2-late", Suite::X25519))
+    );
+    c.execute("DELETE FROM server_keys WHERE key_id = 'k-v2-late'", &[])
+        .await?;
     let keys = stores[0].server_keys().await?;
     assert_eq!(keys.len(), 1);
     assert_eq!(
