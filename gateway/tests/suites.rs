@@ -698,3 +698,108 @@ async fn pg_v2_schema_is_migrated() -> R {
     assert!(stores[0].server_keys().await.is_err());
     Ok(())
 }
+
+/// `scv2 keygen --suite` writes key files of both suites (0600, the suite in `algorithm`);
+/// `scv2 serve --key-file A --key-file B --require-external-keys` serves both, advertising the
+/// preferred one; `scv2 call --suite x25519mlkem768` without `--pin` takes the listed hybrid key
+/// and says that it did not check it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keygen_files_of_both_suites_served() -> R {
+    let dir = TempDir::new("scv2-suites-keygen");
+    let mut docs = Vec::new();
+    for (suite, id) in [("x25519", "k-file-x"), ("x25519mlkem768", "k-file-pq")] {
+        let out = std::process::Command::new(common::bin())
+            .args(["keygen", "--suite", suite, "--key-id", id, "--out"])
+            .arg(dir.path(id))
+            .output()?;
+        anyhow::ensure!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        docs.push(serde_json::from_slice::<Value>(&out.stdout)?);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(dir.path(id))?.permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        let file: Value = serde_json::from_str(&std::fs::read_to_string(dir.path(id))?)?;
+        assert_eq!(
+            field(&file, "algorithm"),
+            field(&docs[docs.len() - 1], "algorithm")
+        );
+    }
+    assert_eq!(field(&docs[1], "algorithm"), PQ.name());
+    let db = dir.path("gw.sqlite").display().to_string();
+    let (kx, kpq) = (
+        dir.path("k-file-x").display().to_string(),
+        dir.path("k-file-pq").display().to_string(),
+    );
+    let key = common::test_storage_key_hex();
+    let serve = Serve::start(
+        &[
+            "--db",
+            &db,
+            "--key-file",
+            &kx,
+            "--key-file",
+            &kpq,
+            "--require-external-keys",
+            "--preferred-suite",
+            "x25519mlkem768",
+            "--argon2-m-kib",
+            "8192",
+            "--argon2-t",
+            "1",
+        ],
+        &[("SCV2_STORAGE_KEY", &key)],
+    )?;
+    let gw = Gw {
+        serve,
+        db,
+        envs: vec![("SCV2_STORAGE_KEY", key.clone())],
+        _dir: TempDir::new("scv2-suites-keygen-unused"),
+    };
+    let c = gw.client("scv2-keygen")?;
+    let listed = c.public_keys().await?;
+    let pairs = |l: &[Value]| {
+        l.iter()
+            .map(|d| {
+                (
+                    field(d, "keyId").to_owned(),
+                    field(d, "publicKey").to_owned(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(pairs(&listed), pairs(&docs));
+    assert_eq!(field(&c.public_key().await?, "keyId"), "k-file-pq");
+
+    let token = gw.registration("nopin@example.com")?;
+    let body = dir.path("body.json");
+    std::fs::write(
+        &body,
+        format!(r#"{{"sessionId":"{token}","password":"NoPin-P@ssw0rd-1"}}"#),
+    )?;
+    let out = std::process::Command::new(common::bin())
+        .args(["call", "--url", &gw.serve.url, "--suite", "x25519mlkem768"])
+        .args(["--client-hash", "scv2-nopin", "--json-file"])
+        .arg(&body)
+        .args(["POST", PATH_PASSWORD_INIT])
+        .output()?;
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("HTTP 201 (type-129 envelope, decrypted)"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("no --pin") && stderr.contains("k-file-pq"),
+        "{stderr}"
+    );
+    Ok(())
+}
