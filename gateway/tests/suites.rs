@@ -524,12 +524,19 @@ async fn inspect_decodes_hybrid_envelopes() -> R {
         out.status.success() && text.contains("ct2: 1088 bytes"),
         "{text}"
     );
-    // A type 1 whose key lengths fit no suite.
-    let mut odd = type1.clone();
-    let at = 4 + 1 + "k-inspect-pq".len();
-    odd[at..at + 2].copy_from_slice(&1119u16.to_be_bytes());
-    let text = scv2_gateway::inspect::describe(&odd);
-    assert!(text.is_err() || text.is_ok_and(|t| t.contains("suite: none known")));
+    // A type 1 whose key lengths fit no suite (32 and 5), and one cut inside ct1.
+    let mut odd = b"SC\x02\x01\x05k-odd".to_vec();
+    odd.extend_from_slice(&32u16.to_be_bytes());
+    odd.extend_from_slice(&[7; 32]);
+    odd.extend_from_slice(&5u16.to_be_bytes());
+    odd.extend_from_slice(&[8; 5]);
+    odd.extend_from_slice(&[9; 12 + 17 + 16]);
+    let text = scv2_gateway::inspect::describe(&odd)?;
+    assert!(
+        text.contains("suite: none known (reqKeyLen 32, respKeyLen 5)"),
+        "{text}"
+    );
+    assert!(scv2_gateway::inspect::describe(&type1[..600]).is_err());
     Ok(())
 }
 
