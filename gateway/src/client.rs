@@ -211,7 +211,8 @@ impl ScClient {
     }
 
     /// `GET /web/v1/secure-channel/public-keys`: the documents of every live key, of every
-    /// suite.
+    /// suite. A gateway without that route (404: an older gateway, or the deployed service,
+    /// which has only `/public-key`) gives its one advertised document instead.
     pub async fn public_keys(&self) -> anyhow::Result<Vec<Value>> {
         let r = self
             .send(
@@ -221,6 +222,9 @@ impl ScClient {
                 Vec::new(),
             )
             .await?;
+        if r.status == 404 {
+            return Ok(vec![self.public_key().await?]);
+        }
         let v = r.json()?;
         if r.status != 200 || v.get("success") != Some(&Value::Bool(true)) {
             bail!("public keys: HTTP {} {}", r.status, v);

@@ -810,3 +810,32 @@ async fn keygen_files_of_both_suites_served() -> R {
     );
     Ok(())
 }
+
+/// Against a server with only `/public-key` (an older gateway, the deployed service), the key
+/// list is that one document, so `scv2 call` still works there.
+#[tokio::test]
+async fn the_key_list_falls_back_to_public_key() -> R {
+    let key = scv2::ServerKey::generate("k-only", 1, None, &mut scv2::OsRng)?;
+    let doc = scv2_gateway::keyfile::document_json(&key.document());
+    let body =
+        serde_json::json!({"success": true, "code": "2000", "data": doc.clone()}).to_string();
+    let app = axum::Router::new().route(
+        scv2_gateway::paths::PATH_PUBLIC_KEY,
+        axum::routing::get(move || {
+            let body = body.clone();
+            async move {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    body,
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let c = ScClient::new(ClientOptions::new(&url))?;
+    assert_eq!(c.public_keys().await?, vec![doc]);
+    server.abort();
+    Ok(())
+}
