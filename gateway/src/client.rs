@@ -236,18 +236,26 @@ impl ScClient {
     }
 
     /// Check a fetched key document against the pins; returns the key id to use. The suite is
-    /// the pin's: a document whose `algorithm` names another suite is refused.
+    /// the pin's: a document whose `algorithm` names another known suite is refused.
     pub fn check_document(&self, doc: &Value) -> anyhow::Result<String> {
         let key_id = doc.get("keyId").and_then(Value::as_str).context("keyId")?;
         let public = doc
             .get("publicKey")
             .and_then(Value::as_str)
             .context("publicKey")?;
+        // The suite is the pin's; a document naming another known suite for the pinned key id
+        // is refused (an unknown `algorithm` string is informational, as SPEC.md says).
         let pinned = self.config.pinned(key_id).map(PinnedKey::suite);
-        let suite = match doc.get("algorithm").and_then(Value::as_str) {
-            Some(name) => Suite::from_name(name)
-                .with_context(|| format!("server key {key_id}: unknown algorithm {name:?}"))?,
-            None => pinned.unwrap_or(Suite::X25519),
+        let named = doc
+            .get("algorithm")
+            .and_then(Value::as_str)
+            .and_then(Suite::from_name);
+        let suite = match (pinned, named) {
+            (Some(p), Some(n)) if p != n => {
+                bail!("server key {key_id}: the document says {n}, the pin {p}")
+            }
+            (Some(p), _) => p,
+            (None, n) => n.unwrap_or(Suite::X25519),
         };
         match self.config.trust_with_suite(suite, key_id, public) {
             Ok(Trust::Pinned(_)) => Ok(key_id.to_owned()),

@@ -839,3 +839,31 @@ async fn the_key_list_falls_back_to_public_key() -> R {
     server.abort();
     Ok(())
 }
+
+/// The suite of a key comes from the pin: a document naming the other suite for a pinned key id
+/// is refused; an `algorithm` string no suite has is only informational (the key must still be
+/// the pinned one).
+#[test]
+fn documents_are_read_in_the_pins_suite() -> R {
+    let key = scv2::ServerKey::generate("k-doc", 1, None, &mut scv2::OsRng)?;
+    let d = key.document();
+    let mut c = ScClient::new(ClientOptions::new("http://127.0.0.1:9"))?;
+    c.pin("k-doc", &d.public_key)?;
+    let doc = |algorithm: &str, public: &str| serde_json::json!({"keyId": "k-doc", "algorithm": algorithm, "publicKey": public});
+    assert_eq!(c.check_document(&doc(d.algorithm, &d.public_key))?, "k-doc");
+    assert_eq!(
+        c.check_document(&doc("RSA-OAEP-256", &d.public_key))?,
+        "k-doc"
+    );
+    let e = c.check_document(&doc(PQ.name(), &d.public_key)).err();
+    let e = format!(
+        "{:#}",
+        e.ok_or_else(|| anyhow::anyhow!("other suite accepted"))?
+    );
+    assert!(e.contains("the document says"), "{e}");
+    let other = scv2::ServerKey::generate("k-doc", 1, None, &mut scv2::OsRng)?.document();
+    assert!(c
+        .check_document(&doc(d.algorithm, &other.public_key))
+        .is_err());
+    Ok(())
+}
