@@ -214,6 +214,11 @@ pub async fn run(cfg: BenchConfig) -> anyhow::Result<Value> {
     let doc = first.public_key().await?;
     let key_id = doc["keyId"].as_str().context("keyId")?.to_owned();
     let public = doc["publicKey"].as_str().context("publicKey")?.to_owned();
+    // The advertised key's suite (`scv2 serve --preferred-suite`): a benchmark may trust it.
+    let suite = doc["algorithm"]
+        .as_str()
+        .and_then(scv2::Suite::from_name)
+        .context("algorithm")?;
     let tokens = match (cfg.mode, &cfg.db) {
         (Mode::Init, Some(db)) => registrations(db, cfg.registrations).await?,
         (Mode::Init, None) => bail!("--mode init needs --db (the registrations are created there)"),
@@ -233,7 +238,7 @@ pub async fn run(cfg: BenchConfig) -> anyhow::Result<Value> {
                 w & 255 | 1
             ));
             let mut c = ScClient::new(o)?;
-            c.pin(&key_id, &public)?;
+            c.pin_with_suite(&key_id, suite, &public)?;
             clients.push(c);
         }
         workers.push(Worker {

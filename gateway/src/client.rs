@@ -4,11 +4,15 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use scv2::{ClientConfig, ClientHandshake, ClientSession, OsRng, PendingRequest, PinnedKey, Trust};
+use scv2::{
+    ClientConfig, ClientHandshake, ClientSession, OsRng, PendingRequest, PinnedKey, Suite, Trust,
+};
 use serde_json::Value;
 
 use crate::clock::{Clock, SystemClock};
-use crate::paths::{CONTENT_TYPE_JSON, PATH_PUBLIC_KEY, PATH_SESSION, PATH_SESSION_CLOSE};
+use crate::paths::{
+    CONTENT_TYPE_JSON, PATH_PUBLIC_KEY, PATH_PUBLIC_KEYS, PATH_SESSION, PATH_SESSION_CLOSE,
+};
 
 /// Client settings.
 #[derive(Clone)]
@@ -117,10 +121,21 @@ impl ScClient {
         &self.opts
     }
 
-    /// Pin `(key_id, publicKey base64 SPKI)`.
+    /// Pin `(key_id, publicKey base64 SPKI)`, an X25519-suite key.
     pub fn pin(&mut self, key_id: &str, public_key: &str) -> anyhow::Result<()> {
-        let p = PinnedKey::from_spki_base64(key_id, public_key)
-            .map_err(|e| anyhow!("pin for {key_id}: {e}"))?;
+        self.pin_with_suite(key_id, Suite::X25519, public_key)
+    }
+
+    /// Pin `(key_id, suite, publicKey)`: the document's `publicKey` form of `suite` (base64 SPKI
+    /// for X25519, standard base64 of `ek_s || S` for X25519MLKEM768).
+    pub fn pin_with_suite(
+        &mut self,
+        key_id: &str,
+        suite: Suite,
+        public_key: &str,
+    ) -> anyhow::Result<()> {
+        let p = PinnedKey::from_public_key_base64(key_id, suite, public_key)
+            .map_err(|e| anyhow!("pin for {key_id} ({suite}): {e}"))?;
         self.config.pin(p);
         Ok(())
     }
@@ -199,14 +214,54 @@ impl ScClient {
         v.get("data").cloned().context("public key: no data")
     }
 
-    /// Check a fetched key document against the pins; returns the key id to use.
+    /// `GET /web/v1/secure-channel/public-keys`: the documents of every live key, of every
+    /// suite. A gateway without that route (404: an older gateway, or the deployed service,
+    /// which has only `/public-key`) gives its one advertised document instead.
+    pub async fn public_keys(&self) -> anyhow::Result<Vec<Value>> {
+        let r = self
+            .send(
+                reqwest::Method::GET,
+                PATH_PUBLIC_KEYS,
+                self.standard_headers(None),
+                Vec::new(),
+            )
+            .await?;
+        if r.status == 404 {
+            return Ok(vec![self.public_key().await?]);
+        }
+        let v = r.json()?;
+        if r.status != 200 || v.get("success") != Some(&Value::Bool(true)) {
+            bail!("public keys: HTTP {} {}", r.status, v);
+        }
+        match v.get("data") {
+            Some(Value::Array(a)) => Ok(a.clone()),
+            _ => bail!("public keys: data is not an array"),
+        }
+    }
+
+    /// Check a fetched key document against the pins; returns the key id to use. The suite is
+    /// the pin's: a document whose `algorithm` names another known suite is refused.
     pub fn check_document(&self, doc: &Value) -> anyhow::Result<String> {
         let key_id = doc.get("keyId").and_then(Value::as_str).context("keyId")?;
         let public = doc
             .get("publicKey")
             .and_then(Value::as_str)
             .context("publicKey")?;
-        match self.config.trust(key_id, public) {
+        // The suite is the pin's; a document naming another known suite for the pinned key id
+        // is refused (an unknown `algorithm` string is informational, as SPEC.md says).
+        let pinned = self.config.pinned(key_id).map(PinnedKey::suite);
+        let named = doc
+            .get("algorithm")
+            .and_then(Value::as_str)
+            .and_then(Suite::from_name);
+        let suite = match (pinned, named) {
+            (Some(p), Some(n)) if p != n => {
+                bail!("server key {key_id}: the document says {n}, the pin {p}")
+            }
+            (Some(p), _) => p,
+            (None, n) => n.unwrap_or(Suite::X25519),
+        };
+        match self.config.trust_with_suite(suite, key_id, public) {
             Ok(Trust::Pinned(_)) => Ok(key_id.to_owned()),
             Ok(Trust::FirstUse(_)) => bail!("trust on first use is off"),
             Err(e) => bail!("server key {key_id} does not match the pin: {e}"),

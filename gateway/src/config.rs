@@ -204,6 +204,9 @@ pub struct GatewayConfig {
     pub sweep_interval: Duration,
     /// How often the server keys are re-read from the store (rotation by `scv2 keys`).
     pub key_refresh: Duration,
+    /// The suite whose key `GET /public-key` advertises, and of the first key a fresh store
+    /// gets (keys of every suite are accepted; `GET /public-keys` lists them all).
+    pub preferred_suite: scv2::Suite,
     /// Serve `GET /metrics` on this address (off by default; bind it to loopback).
     pub metrics_listen: Option<SocketAddr>,
     /// Browser origins allowed to call the gateway (CORS, exact match; see `cors.rs`).
@@ -265,6 +268,7 @@ impl GatewayConfig {
             padding_block: 64,
             sweep_interval: Duration::from_secs(DEFAULT_SWEEP_INTERVAL_SECS),
             key_refresh: Duration::from_secs(DEFAULT_KEY_REFRESH_SECS),
+            preferred_suite: scv2::Suite::X25519,
             metrics_listen: None,
             cors_origins: Vec::new(),
             web_demo: false,
@@ -272,4 +276,33 @@ impl GatewayConfig {
             clock: Arc::new(SystemClock),
         }
     }
+}
+
+/// The short names of the suites on the command line (`--suite`, `--preferred-suite`).
+pub const SUITE_NAMES: [(&str, scv2::Suite); 2] = [
+    ("x25519", scv2::Suite::X25519),
+    ("x25519mlkem768", scv2::Suite::X25519MlKem768),
+];
+
+/// A suite from its short name (`x25519`, `x25519mlkem768`, any case) or its `algorithm` name.
+pub fn parse_suite(name: &str) -> Result<scv2::Suite, String> {
+    SUITE_NAMES
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, s)| *s)
+        .or_else(|| scv2::Suite::from_name(name))
+        .ok_or_else(|| {
+            format!(
+                "unknown suite {name:?}: one of {}",
+                SUITE_NAMES.map(|(n, _)| n).join(", ")
+            )
+        })
+}
+
+/// The short name of `suite` (`x25519`, `x25519mlkem768`).
+pub fn suite_short_name(suite: scv2::Suite) -> &'static str {
+    SUITE_NAMES
+        .iter()
+        .find(|(_, s)| *s == suite)
+        .map_or("unknown", |(n, _)| n)
 }

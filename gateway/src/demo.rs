@@ -1,4 +1,6 @@
-//! `scv2 demo`: a server on a free loopback port, a registration, and the whole flow.
+//! `scv2 demo`: a server on a free loopback port holding a key of each suite, a registration,
+//! and the whole flow over the X25519 suite, then one password init over the hybrid
+//! post-quantum suite (X25519MLKEM768).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -73,14 +75,26 @@ async fn run_in(dir: &std::path::Path) -> anyhow::Result<()> {
     let key = scv2::ServerKey::generate(&key_id, now, None, &mut scv2::OsRng)
         .map_err(|e| anyhow::anyhow!("demo key: {e}"))?;
     crate::keyfile::write(&key_file, &key)?;
+    let pq_key_file = dir.join("server-key-pq.json");
+    let pq_key = scv2::ServerKey::generate_with_suite(
+        scv2::Suite::X25519MlKem768,
+        &format!("{key_id}-pq"),
+        now,
+        None,
+        &mut scv2::OsRng,
+    )
+    .map_err(|e| anyhow::anyhow!("demo key: {e}"))?;
+    crate::keyfile::write(&pq_key_file, &pq_key)?;
+    drop((key, pq_key));
     let mut cfg = GatewayConfig::new(listen, db.clone());
-    cfg.key_files = vec![key_file];
+    cfg.key_files = vec![key_file, pq_key_file];
     cfg.storage_key = Some(zeroize::Zeroizing::new(crate::util::random_bytes::<32>()?));
     cfg.require_external_keys = true;
     let gw = crate::start(cfg).await?;
     println!("== scv2 demo ==");
     println!(
-        "0. server listening on {} (temporary database {}, server key file and storage key outside it)",
+        "0. server listening on {} (temporary database {}, server key files of both suites and \
+         the storage key outside it)",
         gw.url(),
         db.display()
     );
@@ -227,7 +241,78 @@ async fn run_in(dir: &std::path::Path) -> anyhow::Result<()> {
         "SECURE_CHANNEL.SESSION_NOT_FOUND",
     )?;
 
+    hybrid(&gw, now).await?;
+
     gw.shutdown().await?;
-    println!("demo OK: every step answered as expected");
+    println!("demo OK: every step answered as expected, over both suites");
+    Ok(())
+}
+
+/// Steps 9–11: the hybrid suite, pinned from the list of keys, and a second registration.
+async fn hybrid(gw: &crate::Gateway, now: u64) -> anyhow::Result<()> {
+    let suite = scv2::Suite::X25519MlKem768;
+    let token = new_token()?;
+    gw.store()
+        .add_registration(
+            TokenHash::of(&token),
+            "pq@example.com",
+            "PQ User",
+            now,
+            24 * 3600 * 1000,
+        )
+        .await?;
+    // Another app install (its own X-Client-Hash, so its own per-client init limit).
+    let mut opts = ClientOptions::new(&gw.url());
+    opts.client_hash = "scv2-demo-pq".to_owned();
+    let mut client = ScClient::new(opts)?;
+    let docs = client.public_keys().await?;
+    let names: Vec<String> = docs
+        .iter()
+        .map(|d| {
+            format!(
+                "{} ({})",
+                d.get("keyId").and_then(Value::as_str).unwrap_or("?"),
+                d.get("algorithm").and_then(Value::as_str).unwrap_or("?")
+            )
+        })
+        .collect();
+    println!(
+        "9. GET /web/v1/secure-channel/public-keys → {}",
+        names.join(", ")
+    );
+    let doc = docs
+        .iter()
+        .find(|d| d.get("algorithm").and_then(Value::as_str) == Some(suite.name()))
+        .context("no hybrid key listed")?;
+    let key_id = doc.get("keyId").and_then(Value::as_str).context("keyId")?;
+    let public = doc
+        .get("publicKey")
+        .and_then(Value::as_str)
+        .context("publicKey")?;
+    // The demo pins what the gateway lists; an app ships the pin (keyId, suite, publicKey).
+    client.pin_with_suite(key_id, suite, public)?;
+    let session = client.open_session(key_id).await?;
+    let type1 = suite
+        .key_exchange_len(key_id.len(), 2, 64)
+        .unwrap_or_default();
+    let type130 = suite
+        .key_exchange_response_len(session.session_id().len(), 0, 64)
+        .unwrap_or_default();
+    println!(
+        "10. POST /web/v1/secure-channel/session with {key_id} ({suite}): type 1 of {type1} \
+         bytes (ML-KEM ciphertext, E, ek_e) → type 130 of {type130} bytes; session {}",
+        session.session_id()
+    );
+    let body = format!(r#"{{"sessionId":"{token}","password":"N3w-PQ-P@ssw0rd"}}"#);
+    let r = client
+        .call(&session, "POST", PATH_PASSWORD_INIT, body.as_bytes())
+        .await?;
+    println!(
+        "11. POST {PATH_PASSWORD_INIT} over the hybrid session\n   → {}",
+        show(&r)
+    );
+    expect("hybrid password init", &r, 201, true, "2000")?;
+    let r = client.close(&session).await?;
+    expect("hybrid close", &r, 200, true, "2000")?;
     Ok(())
 }

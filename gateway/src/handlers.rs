@@ -1,4 +1,5 @@
-//! The secure-channel routes: the public-key document, session open and close, and the
+//! The secure-channel routes: the public-key document (of the preferred suite) and the list of
+//! every live key (`/public-keys`), session open and close, and the
 //! fallback for unknown paths and methods. (Password init is in [`crate::password_init`].)
 
 use std::sync::Arc;
@@ -30,25 +31,84 @@ pub async fn fallback(req: Req, uri: Uri) -> Response {
     }
 }
 
-/// The key to advertise at `now_ms`: the newest unexpired key whose `createdAt` has come (a key
-/// added with a later `createdAt` is accepted by every gateway that loaded it, and advertised
-/// from then on: `scv2 keys add --activate-in-secs`).
-pub fn advertised_key(server: &scv2::Server, now_ms: u64) -> Option<&scv2::ServerKey> {
+/// The key of `suite` to advertise at `now_ms`: the newest unexpired key of that suite whose
+/// `createdAt` has come (a key added with a later `createdAt` is accepted by every gateway that
+/// loaded it, and advertised from then on: `scv2 keys add --activate-in-secs`), else the newest
+/// unexpired key of that suite.
+pub fn advertised_key_of(
+    server: &scv2::Server,
+    suite: scv2::Suite,
+    now_ms: u64,
+) -> Option<&scv2::ServerKey> {
     server
         .keys()
         .iter()
-        .filter(|k| !k.is_expired(now_ms) && k.created_at_ms() <= now_ms)
+        .filter(|k| k.suite() == suite && !k.is_expired(now_ms) && k.created_at_ms() <= now_ms)
         .fold(None, |best: Option<&scv2::ServerKey>, k| match best {
             Some(b) if b.created_at_ms() > k.created_at_ms() => Some(b),
             _ => Some(k),
         })
-        .or_else(|| server.current_key(now_ms))
+        .or_else(|| server.current_key_of(suite, now_ms))
+}
+
+/// The key `GET /public-key` advertises at `now_ms`: that of the preferred suite
+/// ([`advertised_key_of`]); when the server holds no live key of it, that of the other suites
+/// in their order (`scv2 serve` warns about it at start).
+pub fn advertised_key(
+    server: &scv2::Server,
+    preferred: scv2::Suite,
+    now_ms: u64,
+) -> Option<&scv2::ServerKey> {
+    advertised_key_of(server, preferred, now_ms).or_else(|| {
+        scv2::Suite::ALL
+            .into_iter()
+            .find_map(|s| advertised_key_of(server, s, now_ms))
+    })
+}
+
+/// Every key `GET /public-keys` lists at `now_ms`: the unexpired keys whose `createdAt` has come
+/// (as for `/public-key`, a key added with a later `createdAt` is listed only from then on, so no
+/// client is sent a key another gateway may not have loaded yet), and for a suite that has none
+/// of those, its [`advertised_key_of`] fallback. Suites in their order, newest first within one.
+pub fn live_keys(server: &scv2::Server, now_ms: u64) -> Vec<&scv2::ServerKey> {
+    let mut keys: Vec<&scv2::ServerKey> = server
+        .keys()
+        .iter()
+        .filter(|k| !k.is_expired(now_ms) && k.created_at_ms() <= now_ms)
+        .collect();
+    for suite in scv2::Suite::ALL {
+        if !keys.iter().any(|k| k.suite() == suite) {
+            keys.extend(advertised_key_of(server, suite, now_ms));
+        }
+    }
+    keys.sort_by(|a, b| {
+        (a.suite(), std::cmp::Reverse(a.created_at_ms()), a.key_id()).cmp(&(
+            b.suite(),
+            std::cmp::Reverse(b.created_at_ms()),
+            b.key_id(),
+        ))
+    });
+    keys
+}
+
+/// `GET /web/v1/secure-channel/public-keys`: `data` is an array of public-key documents (the
+/// shape of `/public-key`'s `data`), one per live key of every suite.
+pub async fn public_keys(State(app): State<Arc<App>>, req: Req) -> Response {
+    let server = app.server();
+    let docs: Vec<Value> = live_keys(&server, req.now)
+        .into_iter()
+        .map(|k| crate::keyfile::document_json(&k.document()))
+        .collect();
+    if docs.is_empty() {
+        return req.internal();
+    }
+    req.plain(StatusCode::OK, "2000", Value::Array(docs))
 }
 
 /// `GET /web/v1/secure-channel/public-key`.
 pub async fn public_key(State(app): State<Arc<App>>, req: Req) -> Response {
     let server = app.server();
-    match advertised_key(&server, req.now) {
+    match advertised_key(&server, app.cfg.preferred_suite, req.now) {
         Some(k) => req.plain(
             StatusCode::OK,
             "2000",

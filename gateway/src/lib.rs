@@ -1,5 +1,6 @@
-//! The reference SCv2 gateway: `GET /web/v1/secure-channel/public-key`,
-//! `POST /web/v1/secure-channel/session`, `POST /web/v1/secure-channel/session/close` and
+//! The reference SCv2 gateway: `GET /web/v1/secure-channel/public-key` (the key of the
+//! preferred suite), `GET /web/v1/secure-channel/public-keys` (every live key, of both suites:
+//! X25519 and the hybrid X25519MLKEM768), `POST /web/v1/secure-channel/session`, `POST /web/v1/secure-channel/session/close` and
 //! `POST /web/v1/system/auth/password/init`, with SQLite storage (one gateway) or PostgreSQL
 //! (several gateways on one database), optionally in front of an existing API as a terminating
 //! reverse proxy, plus the client used by the `scv2` CLI. See

@@ -18,7 +18,7 @@ use scv2_gateway::limits::LimitsConfig;
 use scv2_gateway::password::Argon2Params;
 use scv2_gateway::ratelimit::RateSpec;
 use scv2_gateway::routes::RoutesConfig;
-use scv2_gateway::store::{PgOptions, PgStore, SqliteStore, Store, StoredKey, TokenHash};
+use scv2_gateway::store::{KeyInfo, PgOptions, PgStore, SqliteStore, Store, StoredKey, TokenHash};
 use scv2_gateway::{ClientOptions, GatewayConfig, ScClient, Timeouts};
 use zeroize::Zeroizing;
 
@@ -50,6 +50,9 @@ enum Cmd {
         /// Expiry, ms since the Unix epoch (default: never).
         #[arg(long)]
         expires_at_ms: Option<u64>,
+        /// Suite: x25519 or x25519mlkem768 (hybrid post-quantum).
+        #[arg(long, value_parser = config::parse_suite, default_value = "x25519")]
+        suite: scv2::Suite,
     },
     /// Registrations (admin).
     Registration {
@@ -67,6 +70,9 @@ enum Cmd {
     Inspect {
         /// File, or `-`.
         input: String,
+        /// The suite to read a type 130 in (a type 1 says its own): x25519 or x25519mlkem768.
+        #[arg(long, value_parser = config::parse_suite)]
+        suite: Option<scv2::Suite>,
     },
     /// SCv2 load generator for BENCHMARKS.md (loopback only).
     #[command(hide = true)]
@@ -203,6 +209,10 @@ struct ServeArgs {
     /// Serve the web demo page (the password-init flow with the web SDK) at /demo/.
     #[arg(long)]
     web_demo: bool,
+    /// The suite whose key GET /public-key advertises and a fresh database's first key gets:
+    /// x25519 or x25519mlkem768. Keys of every suite are accepted; GET /public-keys lists them.
+    #[arg(long, value_parser = config::parse_suite, default_value = "x25519")]
+    preferred_suite: scv2::Suite,
 }
 
 #[derive(clap::Args)]
@@ -279,8 +289,11 @@ enum KeysCmd {
         /// File holding the storage key (else SCV2_STORAGE_KEY); PostgreSQL only.
         #[arg(long)]
         storage_key_file: Option<PathBuf>,
+        /// Suite: x25519 or x25519mlkem768 (hybrid post-quantum).
+        #[arg(long, value_parser = config::parse_suite, default_value = "x25519")]
+        suite: scv2::Suite,
     },
-    /// List the server keys and which one is advertised.
+    /// List the server keys, their suites, and which key of each suite is advertised.
     List {
         /// Database: a SQLite file or a postgres:// URL.
         #[arg(long)]
@@ -309,12 +322,19 @@ struct CallArgs {
     /// Base URL of the gateway.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     url: String,
-    /// The pinned server public key (base64 SPKI, the `publicKey` of `scv2 keygen`).
+    /// The pinned server public key (the `publicKey` of `scv2 keygen`: base64 SPKI for x25519,
+    /// standard base64 of ek_s || S for x25519mlkem768). Without it, the key of --suite listed
+    /// by GET /public-keys is used unchecked (trust on first use: for tests only).
     #[arg(long)]
-    pin: String,
-    /// Key id of the pin (default: the advertised keyId, which must then match the pin).
+    pin: Option<String>,
+    /// Key id of the pin (default: the keyId the gateway lists for --suite, which must then
+    /// match the pin).
     #[arg(long)]
     key_id: Option<String>,
+    /// The suite of the pin: x25519 or x25519mlkem768 (the suite comes from the pin, never
+    /// from the server's document).
+    #[arg(long, value_parser = config::parse_suite, default_value = "x25519")]
+    suite: scv2::Suite,
     /// X-Client-Hash.
     #[arg(long, default_value = "scv2-cli")]
     client_hash: String,
@@ -436,6 +456,7 @@ async fn serve(a: ServeArgs, routes: RoutesConfig) -> anyhow::Result<()> {
         cfg.hash_concurrency = n;
     }
     (cfg.cors_origins, cfg.web_demo) = (a.cors_origins, a.web_demo);
+    cfg.preferred_suite = a.preferred_suite;
     if a.check {
         cfg.routes.validate(&cfg)?;
         for o in &cfg.cors_origins {
@@ -456,14 +477,15 @@ async fn serve(a: ServeArgs, routes: RoutesConfig) -> anyhow::Result<()> {
     }
     let gw = scv2_gateway::start(cfg).await?;
     let doc = gw.public_key();
-    tracing::info!(url = %gw.url(), key_id = %doc.key_id, public_key = %doc.public_key, "scv2 gateway ready");
+    tracing::info!(url = %gw.url(), key_id = %doc.key_id, suite = %doc.algorithm, public_key = %doc.public_key, "scv2 gateway ready");
     if let Some(m) = gw.metrics_addr() {
         eprintln!("scv2 metrics on http://{m}/metrics");
     }
     eprintln!(
-        "scv2 gateway on {} — keyId {} publicKey {}",
+        "scv2 gateway on {} — keyId {} ({}) publicKey {}",
         gw.url(),
         doc.key_id,
+        doc.algorithm,
         doc.public_key
     );
     if a.web_demo {
@@ -476,9 +498,14 @@ async fn serve(a: ServeArgs, routes: RoutesConfig) -> anyhow::Result<()> {
     gw.run_until_signal().await
 }
 
-fn keygen(key_id: &str, out: &Path, expires: Option<u64>) -> anyhow::Result<()> {
+fn keygen(
+    suite: scv2::Suite,
+    key_id: &str,
+    out: &Path,
+    expires: Option<u64>,
+) -> anyhow::Result<()> {
     let now = system_now_ms();
-    let key = scv2::ServerKey::generate(key_id, now, expires, &mut scv2::OsRng)
+    let key = scv2::ServerKey::generate_with_suite(suite, key_id, now, expires, &mut scv2::OsRng)
         .map_err(|e| anyhow::anyhow!("key: {e}"))?;
     scv2_gateway::keyfile::write(out, &key)?;
     let doc = scv2_gateway::keyfile::document_json(&key.document());
@@ -533,13 +560,18 @@ async fn registration_add(db: &str, email: &str, name: &str, ttl_secs: u64) -> a
     Ok(())
 }
 
-/// `(keyId, createdAt, expiresAt)` of every stored key.
-async fn key_list_of(db: &str) -> anyhow::Result<Vec<(String, u64, Option<u64>)>> {
+/// Every stored key, without its private key.
+async fn key_list_of(db: &str) -> anyhow::Result<Vec<KeyInfo>> {
     Ok(match Database::parse(db) {
         Database::Sqlite(path) => SqliteStore::open(&path)?
             .server_keys_sync()?
             .into_iter()
-            .map(|k| (k.key_id, k.created_at_ms, k.expires_at_ms))
+            .map(|k| KeyInfo {
+                key_id: k.key_id.clone(),
+                suite: k.suite,
+                created_at_ms: k.created_at_ms,
+                expires_at_ms: k.expires_at_ms,
+            })
             .collect(),
         Database::Postgres(url) => {
             let opts = PgOptions {
@@ -560,6 +592,7 @@ async fn keys(cmd: KeysCmd) -> anyhow::Result<()> {
             activate_in_secs,
             expires_in_secs,
             storage_key_file,
+            suite,
         } => {
             let store = admin_store(&db, storage_key_file.as_deref()).await?;
             let key_id = match key_id {
@@ -572,18 +605,17 @@ async fn keys(cmd: KeysCmd) -> anyhow::Result<()> {
             };
             let created = now.saturating_add(activate_in_secs.saturating_mul(1000));
             let expires = expires_in_secs.map(|s| now.saturating_add(s.saturating_mul(1000)));
-            let key = scv2::ServerKey::generate(&key_id, created, expires, &mut scv2::OsRng)
-                .map_err(|e| anyhow::anyhow!("key: {e}"))?;
-            store
-                .insert_server_key(StoredKey {
-                    key_id: key_id.clone(),
-                    private: key.private_bytes(),
-                    created_at_ms: created,
-                    expires_at_ms: expires,
-                })
-                .await?;
+            let key = scv2::ServerKey::generate_with_suite(
+                suite,
+                &key_id,
+                created,
+                expires,
+                &mut scv2::OsRng,
+            )
+            .map_err(|e| anyhow::anyhow!("key: {e}"))?;
+            store.insert_server_key(StoredKey::of(&key)).await?;
             eprintln!(
-                "added {key_id}: accepted by every gateway within its --key-refresh-secs, \
+                "added {key_id} ({suite}): accepted by every gateway within its --key-refresh-secs, \
                  advertised from {}",
                 rfc3339(created)
             );
@@ -592,30 +624,41 @@ async fn keys(cmd: KeysCmd) -> anyhow::Result<()> {
         }
         KeysCmd::List { db } => {
             let list = key_list_of(&db).await?;
-            let advertised = list
-                .iter()
-                .filter(|(_, c, e)| *c <= now && e.is_none_or(|e| e > now))
-                .max_by_key(|(_, c, _)| *c)
-                .map(|(id, _, _)| id.clone());
+            // The key each suite advertises (GET /public-key shows that of --preferred-suite;
+            // GET /public-keys lists every live one).
+            let advertised: Vec<&str> = scv2::Suite::ALL
+                .into_iter()
+                .filter_map(|suite| {
+                    list.iter()
+                        .filter(|k| {
+                            k.suite == suite
+                                && k.created_at_ms <= now
+                                && k.expires_at_ms.is_none_or(|e| e > now)
+                        })
+                        .max_by_key(|k| k.created_at_ms)
+                        .map(|k| k.key_id.as_str())
+                })
+                .collect();
             println!(
-                "{:<32} {:<24} {:<24} state",
-                "keyId", "createdAt", "expiresAt"
+                "{:<32} {:<16} {:<24} {:<24} state",
+                "keyId", "suite", "createdAt", "expiresAt"
             );
-            for (id, created, expires) in &list {
-                let state = if expires.is_some_and(|e| e <= now) {
+            for k in &list {
+                let state = if k.expires_at_ms.is_some_and(|e| e <= now) {
                     "retired"
-                } else if Some(id) == advertised.as_ref() {
+                } else if advertised.contains(&k.key_id.as_str()) {
                     "advertised"
-                } else if *created > now {
+                } else if k.created_at_ms > now {
                     "next (accepted, not yet advertised)"
                 } else {
                     "accepted"
                 };
                 println!(
-                    "{:<32} {:<24} {:<24} {state}",
-                    id,
-                    rfc3339(*created),
-                    expires.map_or("never".to_owned(), rfc3339)
+                    "{:<32} {:<16} {:<24} {:<24} {state}",
+                    k.key_id,
+                    config::suite_short_name(k.suite),
+                    rfc3339(k.created_at_ms),
+                    k.expires_at_ms.map_or("never".to_owned(), rfc3339)
                 );
             }
         }
@@ -629,7 +672,7 @@ async fn keys(cmd: KeysCmd) -> anyhow::Result<()> {
             let list = key_list_of(&db).await?;
             let others = list
                 .iter()
-                .filter(|(id, _, e)| *id != key_id && e.is_none_or(|e| e > at))
+                .filter(|k| k.key_id != key_id && k.expires_at_ms.is_none_or(|e| e > at))
                 .count();
             if others == 0 && !force {
                 bail!(
@@ -640,6 +683,23 @@ async fn keys(cmd: KeysCmd) -> anyhow::Result<()> {
             let store = admin_store(&db, None).await?;
             if !store.expire_server_key(&key_id, at).await? {
                 bail!("no key {key_id} in the database");
+            }
+            if let Some(k) = list.iter().find(|k| k.key_id == key_id) {
+                let same_suite = list
+                    .iter()
+                    .filter(|o| {
+                        o.key_id != key_id
+                            && o.suite == k.suite
+                            && o.expires_at_ms.is_none_or(|e| e > at)
+                    })
+                    .count();
+                if same_suite == 0 {
+                    eprintln!(
+                        "warning: {key_id} was the last {} key: apps that pin only that suite \
+                         cannot open sessions any more",
+                        k.suite
+                    );
+                }
             }
             eprintln!(
                 "{key_id} retired from {}: every gateway stops using it for new sessions within \
@@ -702,19 +762,48 @@ async fn call(a: CallArgs) -> anyhow::Result<ExitCode> {
         opts.cf_ip = Some("127.0.0.1".into());
     }
     let mut client = ScClient::new(opts)?;
-    let doc = client.public_key().await?;
-    let advertised = doc
-        .get("keyId")
-        .and_then(|v| v.as_str())
-        .context("keyId")?
-        .to_owned();
-    let key_id = a.key_id.unwrap_or_else(|| advertised.clone());
-    client.pin(&key_id, &a.pin)?;
-    if key_id == advertised {
-        client.check_document(&doc)?;
-        eprintln!("server key {key_id} matches the pin");
-    } else {
-        eprintln!("server advertises {advertised}; using the pinned key {key_id}");
+    let suite = a.suite;
+    // The documents the gateway lists for the pin's suite, newest first.
+    let listed: Vec<serde_json::Value> = client
+        .public_keys()
+        .await?
+        .into_iter()
+        .filter(|d| d.get("algorithm").and_then(|v| v.as_str()) == Some(suite.name()))
+        .collect();
+    let doc_id = |d: &serde_json::Value| {
+        d.get("keyId")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let key_id = match (&a.key_id, listed.first()) {
+        (Some(k), _) => k.clone(),
+        (None, Some(d)) => doc_id(d),
+        (None, None) => bail!("the gateway lists no key of {suite} (GET /public-keys)"),
+    };
+    let doc = listed.iter().find(|d| doc_id(d) == key_id);
+    match (&a.pin, doc) {
+        (Some(pin), Some(doc)) => {
+            client.pin_with_suite(&key_id, suite, pin)?;
+            client.check_document(doc)?;
+            eprintln!("server key {key_id} ({suite}) matches the pin");
+        }
+        (Some(pin), None) => {
+            client.pin_with_suite(&key_id, suite, pin)?;
+            eprintln!("the gateway does not list {key_id} for {suite}; using the pinned key");
+        }
+        (None, Some(doc)) => {
+            let public = doc
+                .get("publicKey")
+                .and_then(|v| v.as_str())
+                .context("publicKey")?;
+            client.pin_with_suite(&key_id, suite, public)?;
+            eprintln!(
+                "warning: no --pin: trusting the key the gateway lists, {key_id} ({suite}), \
+                 unchecked (first use); give --pin for a call that detects a substituted key"
+            );
+        }
+        (None, None) => bail!("the gateway lists no key {key_id} of {suite}: give --pin"),
     }
     let session = client.open_session(&key_id).await?;
     eprintln!(
@@ -746,14 +835,14 @@ async fn call(a: CallArgs) -> anyhow::Result<ExitCode> {
     )
 }
 
-fn inspect(input: &str) -> anyhow::Result<()> {
+fn inspect(input: &str, suite: Option<scv2::Suite>) -> anyhow::Result<()> {
     let mut bytes = Vec::new();
     if input == "-" {
         std::io::stdin().read_to_end(&mut bytes)?;
     } else {
         bytes = std::fs::read(input).with_context(|| format!("reading {input}"))?;
     }
-    let text = scv2_gateway::inspect::describe(&bytes)
+    let text = scv2_gateway::inspect::describe_as(&bytes, suite)
         .map_err(|e| anyhow::anyhow!("not an SCv2 envelope: {e} ({})", e.name()))?;
     print!("{text}");
     Ok(())
@@ -793,7 +882,8 @@ fn main() -> ExitCode {
                 key_id,
                 out,
                 expires_at_ms,
-            } => keygen(&key_id, &out, expires_at_ms).map(|_| ExitCode::SUCCESS),
+                suite,
+            } => keygen(suite, &key_id, &out, expires_at_ms).map(|_| ExitCode::SUCCESS),
             Cmd::Registration {
                 cmd:
                     RegistrationCmd::Add {
@@ -821,7 +911,7 @@ fn main() -> ExitCode {
             .await
             .map(|_| ExitCode::SUCCESS),
             Cmd::Call(a) => call(a).await,
-            Cmd::Inspect { input } => inspect(&input).map(|_| ExitCode::SUCCESS),
+            Cmd::Inspect { input, suite } => inspect(&input, suite).map(|_| ExitCode::SUCCESS),
             Cmd::Demo { browser: false } => {
                 scv2_gateway::demo::run().await.map(|_| ExitCode::SUCCESS)
             }

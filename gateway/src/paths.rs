@@ -6,6 +6,8 @@ pub const CONTENT_TYPE_JSON: &str = "application/json;charset=UTF-8";
 
 /// Path of the public-key document.
 pub const PATH_PUBLIC_KEY: &str = "/web/v1/secure-channel/public-key";
+/// Path of the list of every live key, of every suite.
+pub const PATH_PUBLIC_KEYS: &str = "/web/v1/secure-channel/public-keys";
 /// Path that opens a session.
 pub const PATH_SESSION: &str = "/web/v1/secure-channel/session";
 /// Path that closes a session.
@@ -14,8 +16,9 @@ pub const PATH_SESSION_CLOSE: &str = "/web/v1/secure-channel/session/close";
 pub const PATH_PASSWORD_INIT: &str = "/web/v1/system/auth/password/init";
 
 /// Every route's path.
-pub const ALL: [&str; 4] = [
+pub const ALL: [&str; 5] = [
     PATH_PUBLIC_KEY,
+    PATH_PUBLIC_KEYS,
     PATH_SESSION,
     PATH_SESSION_CLOSE,
     PATH_PASSWORD_INIT,
@@ -25,6 +28,7 @@ pub const ALL: [&str; 4] = [
 pub fn endpoint_name(path: &str) -> &'static str {
     match path {
         PATH_PUBLIC_KEY => "public-key",
+        PATH_PUBLIC_KEYS => "public-keys",
         PATH_SESSION => "session",
         PATH_SESSION_CLOSE => "session-close",
         PATH_PASSWORD_INIT => "password-init",

@@ -24,7 +24,9 @@ use crate::app::App;
 use crate::client_ip::ClientAddr;
 use crate::config::GatewayConfig;
 use crate::i18n::Problem;
-use crate::paths::{PATH_PASSWORD_INIT, PATH_PUBLIC_KEY, PATH_SESSION, PATH_SESSION_CLOSE};
+use crate::paths::{
+    PATH_PASSWORD_INIT, PATH_PUBLIC_KEY, PATH_PUBLIC_KEYS, PATH_SESSION, PATH_SESSION_CLOSE,
+};
 use crate::proxy::{self, Upstream};
 use crate::ratelimit::{RateLimiter, RateSpec};
 use crate::util::key16;
@@ -273,6 +275,7 @@ impl RoutesConfig {
         // The probes of a load balancer (`/healthz`, `/readyz`) are the gateway's own too.
         let mut builtin = vec![
             PATH_PUBLIC_KEY,
+            PATH_PUBLIC_KEYS,
             PATH_SESSION,
             PATH_SESSION_CLOSE,
             crate::health::PATH_HEALTHZ,

@@ -25,7 +25,9 @@ use crate::files::{self, DbLock};
 use crate::health::{self, Readiness};
 use crate::limits::Limits;
 use crate::net::{self, Listening, MetricsRef, NetConfig};
-use crate::paths::{PATH_PASSWORD_INIT, PATH_PUBLIC_KEY, PATH_SESSION, PATH_SESSION_CLOSE};
+use crate::paths::{
+    PATH_PASSWORD_INIT, PATH_PUBLIC_KEY, PATH_PUBLIC_KEYS, PATH_SESSION, PATH_SESSION_CLOSE,
+};
 use crate::ratelimit::MemoryRates;
 use crate::sessions::{Live, SessionTable};
 use crate::store::{PgOptions, PgStore, Reseal, SqliteStore, Store, StoredKey};
@@ -181,12 +183,7 @@ fn file_keys(cfg: &GatewayConfig) -> anyhow::Result<Vec<StoredKey>> {
 }
 
 fn copy_key(k: &StoredKey) -> StoredKey {
-    StoredKey {
-        key_id: k.key_id.clone(),
-        private: k.private.clone(),
-        created_at_ms: k.created_at_ms,
-        expires_at_ms: k.expires_at_ms,
-    }
+    k.duplicate()
 }
 
 /// The keys to load: the key files', plus the store's (not with `--require-external-keys`; a
@@ -243,16 +240,13 @@ async fn server_keys(
         let date = rfc3339(now);
         let suffix = hex(&random_bytes::<3>()?);
         let key_id = format!("k-{}-{suffix}", date.get(..10).unwrap_or("0000-00-00"));
-        let generated = ServerKey::generate(&key_id, now, None, &mut OsRng)
+        let suite = cfg.preferred_suite;
+        let generated = ServerKey::generate_with_suite(suite, &key_id, now, None, &mut OsRng)
             .map_err(|e| anyhow::anyhow!("generating the server key: {e}"))?;
-        let k = StoredKey {
-            key_id,
-            private: generated.private_bytes(),
-            created_at_ms: now,
-            expires_at_ms: None,
-        };
+        let k = StoredKey::of(&generated);
+        drop(generated);
         if store.insert_first_server_key(copy_key(&k), now).await? {
-            tracing::info!(key_id = %k.key_id, "generated the server key (kept in the database)");
+            tracing::info!(key_id = %k.key_id, suite = %suite, "generated the server key (kept in the database)");
         }
         // Ours, or the one another gateway stored meanwhile.
         keys = stored_and_file_keys(cfg, store, from_files).await?.0;
@@ -267,9 +261,7 @@ async fn server_keys(
 fn build_server(sc_config: ServerConfig, keys: &[StoredKey]) -> anyhow::Result<Server> {
     let mut server = Server::new(sc_config);
     for k in keys {
-        let key =
-            ServerKey::from_private_bytes(&k.key_id, &k.private, k.created_at_ms, k.expires_at_ms)
-                .map_err(|e| anyhow::anyhow!("server key {}: {e}", k.key_id))?;
+        let key = k.server_key()?;
         server
             .add_key(key)
             .map_err(|e| anyhow::anyhow!("server key {}: {e}", k.key_id))?;
@@ -278,22 +270,37 @@ fn build_server(sc_config: ServerConfig, keys: &[StoredKey]) -> anyhow::Result<S
 }
 
 /// What identifies a key set (rebuilt only when it changes).
-fn key_set(keys: &[StoredKey]) -> Vec<(String, u64, Option<u64>)> {
+fn key_set(keys: &[StoredKey]) -> Vec<KeySetEntry> {
     let mut v: Vec<_> = keys
         .iter()
-        .map(|k| (k.key_id.clone(), k.created_at_ms, k.expires_at_ms))
+        .map(|k| (k.key_id.clone(), k.suite, k.created_at_ms, k.expires_at_ms))
         .collect();
     v.sort();
     v
 }
 
+/// `(keyId, suite, createdAt, expiresAt)`.
+type KeySetEntry = (String, scv2::Suite, u64, Option<u64>);
+
+/// Warn when no live key of the preferred suite is loaded (`/public-key` then advertises the
+/// key of another suite).
+fn warn_without_preferred(server: &Server, preferred: scv2::Suite, now: u64) {
+    if handlers::advertised_key_of(server, preferred, now).is_none() {
+        if let Some(k) = handlers::advertised_key(server, preferred, now) {
+            tracing::warn!(
+                preferred = %preferred,
+                advertised = %k.key_id(),
+                suite = %k.suite(),
+                "no live server key of the preferred suite: /public-key advertises a key of \
+                 another suite (add one: scv2 keys add --suite …, or give --key-file)"
+            );
+        }
+    }
+}
+
 /// Re-read the stored server keys every `cfg.key_refresh` and swap the core server when they
 /// changed (a key added, retired or expired by `scv2 keys`).
-async fn refresh_keys(
-    app: Arc<App>,
-    from_files: Vec<StoredKey>,
-    mut current: Vec<(String, u64, Option<u64>)>,
-) {
+async fn refresh_keys(app: Arc<App>, from_files: Vec<StoredKey>, mut current: Vec<KeySetEntry>) {
     let mut tick = tokio::time::interval(app.cfg.key_refresh.max(Duration::from_millis(100)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
@@ -314,6 +321,7 @@ async fn refresh_keys(
             Ok(server) => {
                 let ids: Vec<&str> = set.iter().map(|k| k.0.as_str()).collect();
                 tracing::info!(keys = ?ids, "server keys changed; loaded");
+                warn_without_preferred(&server, app.cfg.preferred_suite, app.cfg.clock.now_ms());
                 if let Ok(mut s) = app.server.write() {
                     *s = Arc::new(server);
                 }
@@ -404,9 +412,10 @@ pub async fn start(cfg: GatewayConfig) -> anyhow::Result<Gateway> {
             cfg.db.display()
         );
     }
-    let public_key = handlers::advertised_key(&server, now)
+    let public_key = handlers::advertised_key(&server, cfg.preferred_suite, now)
         .map(|k| k.document())
         .context("no unexpired server key")?;
+    warn_without_preferred(&server, cfg.preferred_suite, now);
     if store.exclusive() {
         let released = store.release_all_claims().await?;
         if released > 0 {
@@ -465,6 +474,7 @@ pub async fn start(cfg: GatewayConfig) -> anyhow::Result<Gateway> {
 
     let mut router = Router::new()
         .route(PATH_PUBLIC_KEY, get(handlers::public_key))
+        .route(PATH_PUBLIC_KEYS, get(handlers::public_keys))
         .route(PATH_SESSION, post(handlers::session_open))
         .route(PATH_SESSION_CLOSE, post(handlers::session_close));
     if cfg.routes.password_init {

@@ -548,7 +548,8 @@ async fn pg_server_keys_are_sealed_and_created_once() -> R {
         tasks.push(tokio::spawn(async move {
             let k = StoredKey {
                 key_id: format!("k-{i}"),
-                private: zeroize::Zeroizing::new([i as u8 + 1; 32]),
+                suite: scv2::Suite::X25519,
+                private: zeroize::Zeroizing::new(vec![i as u8 + 1; 32]),
                 created_at_ms: 1,
                 expires_at_ms: None,
             };
@@ -564,14 +565,14 @@ async fn pg_server_keys_are_sealed_and_created_once() -> R {
     assert_eq!(created, 1);
     let keys = stores[0].server_keys().await?;
     assert_eq!(keys.len(), 1);
-    let private = *keys[0].private;
+    let private = keys[0].private.clone();
     // At rest: sealed (the private bytes are not in the row), and useless without the key.
     let c = common::pg_client(&db).await?;
     let row = c
         .query_one("SELECT sealed_private FROM server_keys", &[])
         .await?;
     let sealed: Vec<u8> = row.get(0);
-    assert!(!sealed.windows(32).any(|w| w == private));
+    assert!(!sealed.windows(32).any(|w| w == &private[..]));
     let other = PgStore::connect(
         &db,
         PgOptions {

@@ -1,12 +1,16 @@
 //! Server private keys at rest in a shared database: AES-256-GCM under a key derived from the
 //! storage key (which never enters that database), bound to the key id.
 //!
-//! Blob: `0x01 || nonce (12) || ciphertext (32) || tag (16)`; AAD: `"scv2 server key v1" || 0x00
-//! || key id`. The sealing key is SHA-256(`"scv2 server key sealing v1"` || storage key), so the
-//! storage key itself never seals two kinds of data.
+//! Blob: `0x01 || nonce (12) || ciphertext (the suite's private key length: 32 for X25519, 96
+//! for X25519MLKEM768) || tag (16)`; AAD: `"scv2 server key v1" || 0x00 || key id` for an X25519
+//! key (the form of schema version 2, unchanged), and that `|| 0x00 || suite name` for any other
+//! suite, so a sealed key never opens as a key of another suite. The sealing key is
+//! SHA-256(`"scv2 server key sealing v1"` || storage key), so the storage key itself never seals
+//! two kinds of data.
 
 use aes_gcm::{AeadInOut, Aes256Gcm, KeyInit};
 use anyhow::bail;
+use scv2::Suite;
 use zeroize::Zeroizing;
 
 const VERSION: u8 = 1;
@@ -24,8 +28,13 @@ impl std::fmt::Debug for KeySeal {
     }
 }
 
-fn aad(key_id: &str) -> Vec<u8> {
-    [b"scv2 server key v1\0".as_slice(), key_id.as_bytes()].concat()
+fn aad(key_id: &str, suite: Suite) -> Vec<u8> {
+    let mut a = [b"scv2 server key v1\0".as_slice(), key_id.as_bytes()].concat();
+    if suite != Suite::X25519 {
+        a.push(0);
+        a.extend_from_slice(suite.name().as_bytes());
+    }
+    a
 }
 
 impl KeySeal {
@@ -40,15 +49,22 @@ impl KeySeal {
         Ok(KeySeal { aead })
     }
 
-    /// Seal the private key of `key_id`.
-    pub fn seal(&self, key_id: &str, private: &[u8; 32]) -> anyhow::Result<Vec<u8>> {
+    /// Seal the private key of `key_id` (of `suite`, [`Suite::private_key_len`] bytes).
+    pub fn seal(&self, key_id: &str, suite: Suite, private: &[u8]) -> anyhow::Result<Vec<u8>> {
+        if private.len() != suite.private_key_len() {
+            bail!("server key {key_id}: not a {suite} private key");
+        }
         let nonce = crate::util::random_bytes::<NONCE>()?;
         let mut buf = Zeroizing::new(private.to_vec());
         let tag = self
             .aead
-            .encrypt_inout_detached(&nonce.into(), &aad(key_id), buf.as_mut_slice().into())
+            .encrypt_inout_detached(
+                &nonce.into(),
+                &aad(key_id, suite),
+                buf.as_mut_slice().into(),
+            )
             .map_err(|_| anyhow::anyhow!("sealing server key {key_id} failed"))?;
-        let mut out = Vec::with_capacity(1 + NONCE + 32 + TAG);
+        let mut out = Vec::with_capacity(1 + NONCE + private.len() + TAG);
         out.push(VERSION);
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&buf);
@@ -56,22 +72,27 @@ impl KeySeal {
         Ok(out)
     }
 
-    /// Open the sealed private key of `key_id` (fails for another key id, another storage key,
-    /// or any altered byte).
-    pub fn open(&self, key_id: &str, blob: &[u8]) -> anyhow::Result<Zeroizing<[u8; 32]>> {
-        if blob.len() != 1 + NONCE + 32 + TAG || blob[0] != VERSION {
-            bail!("server key {key_id}: not a sealed key");
+    /// Open the sealed private key of `key_id`, of `suite` (fails for another key id, another
+    /// suite, another storage key, or any altered byte).
+    pub fn open(
+        &self,
+        key_id: &str,
+        suite: Suite,
+        blob: &[u8],
+    ) -> anyhow::Result<Zeroizing<Vec<u8>>> {
+        let len = suite.private_key_len();
+        if blob.len() != 1 + NONCE + len + TAG || blob[0] != VERSION {
+            bail!("server key {key_id}: not a sealed {suite} key");
         }
         let mut nonce = [0u8; NONCE];
         nonce.copy_from_slice(&blob[1..1 + NONCE]);
         let mut tag = [0u8; TAG];
-        tag.copy_from_slice(&blob[1 + NONCE + 32..]);
-        let mut out = Zeroizing::new([0u8; 32]);
-        out.copy_from_slice(&blob[1 + NONCE..1 + NONCE + 32]);
+        tag.copy_from_slice(&blob[1 + NONCE + len..]);
+        let mut out = Zeroizing::new(blob[1 + NONCE..1 + NONCE + len].to_vec());
         self.aead
             .decrypt_inout_detached(
                 &nonce.into(),
-                &aad(key_id),
+                &aad(key_id, suite),
                 out.as_mut_slice().into(),
                 &tag.into(),
             )
@@ -92,14 +113,35 @@ mod tests {
     #[test]
     fn seals_are_bound_to_key_and_id() -> anyhow::Result<()> {
         let s = KeySeal::new(&[1; 32])?;
-        let blob = s.seal("k-1", &[9; 32])?;
-        assert_eq!(*s.open("k-1", &blob)?, [9; 32]);
-        assert!(s.open("k-2", &blob).is_err());
-        assert!(KeySeal::new(&[2; 32])?.open("k-1", &blob).is_err());
+        let x = Suite::X25519;
+        let blob = s.seal("k-1", x, &[9; 32])?;
+        assert_eq!(*s.open("k-1", x, &blob)?, [9; 32]);
+        assert!(s.open("k-2", x, &blob).is_err());
+        assert!(KeySeal::new(&[2; 32])?.open("k-1", x, &blob).is_err());
         let mut bad = blob.clone();
         bad[20] ^= 1;
-        assert!(s.open("k-1", &bad).is_err());
+        assert!(s.open("k-1", x, &bad).is_err());
         assert!(!blob.windows(32).any(|w| w == [9; 32]));
+        Ok(())
+    }
+
+    #[test]
+    fn hybrid_seals_are_bound_to_their_suite() -> anyhow::Result<()> {
+        let s = KeySeal::new(&[1; 32])?;
+        let pq = Suite::X25519MlKem768;
+        assert!(s.seal("k-pq", pq, &[7; 32]).is_err());
+        let blob = s.seal("k-pq", pq, &[7; 96])?;
+        assert_eq!(blob.len(), 1 + NONCE + 96 + TAG);
+        assert_eq!(*s.open("k-pq", pq, &blob)?, [7; 96]);
+        assert!(s.open("k-pq", Suite::X25519, &blob).is_err());
+        assert!(s.open("k-other", pq, &blob).is_err());
+        // An X25519 blob never opens as a hybrid key, even at the right length.
+        let x = s.seal("k-pq", Suite::X25519, &[7; 32])?;
+        assert!(s.open("k-pq", pq, &x).is_err());
+        let mut bad = blob.clone();
+        bad[1 + NONCE + 50] ^= 1;
+        assert!(s.open("k-pq", pq, &bad).is_err());
+        assert!(!blob.windows(96).any(|w| w == [7; 96]));
         Ok(())
     }
 }

@@ -61,18 +61,87 @@ pub type StoreResult<T> = anyhow::Result<T>;
 pub struct StoredKey {
     /// Key id.
     pub key_id: String,
-    /// X25519 private key.
-    pub private: Zeroizing<[u8; 32]>,
+    /// Its suite (stored by name, the document's `algorithm`; rows of schema version 2 and key
+    /// files without one are X25519).
+    pub suite: scv2::Suite,
+    /// The suite's private key form ([`scv2::ServerKey::private_key`]: 32 bytes for X25519,
+    /// 96 for the hybrid suite).
+    pub private: Zeroizing<Vec<u8>>,
     /// Creation time (ms).
     pub created_at_ms: u64,
     /// Expiry (ms), if any.
     pub expires_at_ms: Option<u64>,
 }
 
+impl StoredKey {
+    /// The stored form of `key`.
+    pub fn of(key: &scv2::ServerKey) -> StoredKey {
+        StoredKey {
+            key_id: key.key_id().to_owned(),
+            suite: key.suite(),
+            private: key.private_key(),
+            created_at_ms: key.created_at_ms(),
+            expires_at_ms: key.expires_at_ms(),
+        }
+    }
+
+    /// The core key (errors name the key, never its bytes).
+    pub fn server_key(&self) -> anyhow::Result<scv2::ServerKey> {
+        scv2::ServerKey::from_private_key(
+            self.suite,
+            &self.key_id,
+            &self.private,
+            self.created_at_ms,
+            self.expires_at_ms,
+        )
+        .map_err(|e| anyhow::anyhow!("server key {} ({}): {e}", self.key_id, self.suite))
+    }
+
+    /// A copy (the private key stays in zeroized memory).
+    pub fn duplicate(&self) -> StoredKey {
+        StoredKey {
+            key_id: self.key_id.clone(),
+            suite: self.suite,
+            private: self.private.clone(),
+            created_at_ms: self.created_at_ms,
+            expires_at_ms: self.expires_at_ms,
+        }
+    }
+}
+
+/// A stored server key without its private key (`scv2 keys list`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// Key id.
+    pub key_id: String,
+    /// Its suite.
+    pub suite: scv2::Suite,
+    /// Creation time (ms).
+    pub created_at_ms: u64,
+    /// Expiry (ms), if any.
+    pub expires_at_ms: Option<u64>,
+}
+
+/// The suite whose stored name is `name`, and the check that `private_len` fits it.
+pub fn stored_suite(key_id: &str, name: &str, private_len: usize) -> anyhow::Result<scv2::Suite> {
+    let Some(suite) = scv2::Suite::from_name(name) else {
+        anyhow::bail!("server key {key_id}: unknown suite {name:?} (use a newer scv2)");
+    };
+    if private_len != suite.private_key_len() {
+        anyhow::bail!(
+            "server key {key_id}: a {} private key must be {} bytes, not {private_len}",
+            suite,
+            suite.private_key_len()
+        );
+    }
+    Ok(suite)
+}
+
 impl fmt::Debug for StoredKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StoredKey")
             .field("key_id", &self.key_id)
+            .field("suite", &self.suite)
             .field("private", &"[redacted]")
             .finish_non_exhaustive()
     }

@@ -36,7 +36,7 @@ use zeroize::Zeroizing;
 
 use super::keyseal::KeySeal;
 use super::{
-    CachedAnswer, Claim, Commit, CommitError, Committed, Effect, EffectOutcome, Locked,
+    CachedAnswer, Claim, Commit, CommitError, Committed, Effect, EffectOutcome, KeyInfo, Locked,
     Registration, Reseal, Resealed, SessionRecord, SessionTx, Store, StoreResult, StoreStats,
     StoreSwept, StoredKey, TokenHash, Unavailable, User, REGISTRATION_RETENTION_MS,
     USER_STATUS_ACTIVE,
@@ -73,10 +73,15 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "answer headers",
         include_str!("migrations/0002_answer_headers.sql"),
     ),
+    (
+        3,
+        "server key suite",
+        include_str!("migrations/0003_server_key_suite.sql"),
+    ),
 ];
 
 /// The schema version this code writes.
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
 /// Advisory lock keys (`pg_advisory_xact_lock`), one per purpose ("scv2" in ASCII, then a tag).
 const LOCK_MIGRATE: i64 = 0x7363_7632_0000_0001;
@@ -472,12 +477,12 @@ impl PgStore {
         Ok(rows.first().map(|r| r.try_get(0)).transpose()?.unwrap_or(0))
     }
 
-    /// Every server key's id, creation and expiry (without opening the sealed keys).
-    pub async fn key_list(&self) -> anyhow::Result<Vec<(String, u64, Option<u64>)>> {
+    /// Every server key's id, suite, creation and expiry (without opening the sealed keys).
+    pub async fn key_list(&self) -> anyhow::Result<Vec<KeyInfo>> {
         let rows = on_conn!(self, "listing server keys", |c| {
             self.query(
                 &c,
-                "SELECT key_id, created_at_ms, expires_at_ms FROM server_keys \
+                "SELECT key_id, suite, created_at_ms, expires_at_ms FROM server_keys \
                          ORDER BY created_at_ms, key_id",
                 &[],
             )
@@ -485,11 +490,17 @@ impl PgStore {
         })?;
         rows.iter()
             .map(|r| {
-                Ok((
-                    r.try_get(0)?,
-                    to_u64(r.try_get(1)?),
-                    r.try_get::<_, Option<i64>>(2)?.map(to_u64),
-                ))
+                let key_id: String = r.try_get(0)?;
+                let name: String = r.try_get(1)?;
+                let Some(suite) = scv2::Suite::from_name(&name) else {
+                    bail!("server key {key_id}: unknown suite {name:?} (use a newer scv2)");
+                };
+                Ok(KeyInfo {
+                    key_id,
+                    suite,
+                    created_at_ms: to_u64(r.try_get(2)?),
+                    expires_at_ms: r.try_get::<_, Option<i64>>(3)?.map(to_u64),
+                })
             })
             .collect()
     }
@@ -917,7 +928,7 @@ impl Store for PgStore {
         let rows = on_conn!(self, "reading server keys", |c| {
             self.query(
                 &c,
-                "SELECT key_id, sealed_private, created_at_ms, expires_at_ms \
+                "SELECT key_id, sealed_private, created_at_ms, expires_at_ms, suite \
                          FROM server_keys ORDER BY created_at_ms, key_id",
                 &[],
             )
@@ -927,8 +938,13 @@ impl Store for PgStore {
         for r in rows {
             let key_id: String = r.try_get(0)?;
             let blob: Vec<u8> = r.try_get(1)?;
+            let name: String = r.try_get(4)?;
+            let Some(suite) = scv2::Suite::from_name(&name) else {
+                bail!("server key {key_id}: unknown suite {name:?} (use a newer scv2)");
+            };
             out.push(StoredKey {
-                private: seal.open(&key_id, &blob)?,
+                private: seal.open(&key_id, suite, &blob)?,
+                suite,
                 key_id,
                 created_at_ms: to_u64(r.try_get(2)?),
                 expires_at_ms: r.try_get::<_, Option<i64>>(3)?.map(to_u64),
@@ -938,17 +954,18 @@ impl Store for PgStore {
     }
 
     async fn insert_server_key(&self, key: StoredKey) -> StoreResult<()> {
-        let blob = self.seal()?.seal(&key.key_id, &key.private)?;
+        let blob = self.seal()?.seal(&key.key_id, key.suite, &key.private)?;
         on_conn!(self, "storing a server key", |c| {
             self.execute(
                 &c,
                 "INSERT INTO server_keys (key_id, sealed_private, created_at_ms, \
-                     expires_at_ms) VALUES ($1, $2, $3, $4)",
+                     expires_at_ms, suite) VALUES ($1, $2, $3, $4, $5)",
                 &[
                     &key.key_id,
                     &blob,
                     &to_i64(key.created_at_ms),
                     &key.expires_at_ms.map(to_i64),
+                    &key.suite.name(),
                 ],
             )
             .await
@@ -957,7 +974,7 @@ impl Store for PgStore {
     }
 
     async fn insert_first_server_key(&self, key: StoredKey, now_ms: u64) -> StoreResult<bool> {
-        let blob = self.seal()?.seal(&key.key_id, &key.private)?;
+        let blob = self.seal()?.seal(&key.key_id, key.suite, &key.private)?;
         on_conn!(self, "storing the first server key", |c| {
             self.begin_tx(&c).await?;
             self.execute_tx(&c, "SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEYS])
@@ -975,12 +992,13 @@ impl Store for PgStore {
                 self.execute_tx(
                     &c,
                     "INSERT INTO server_keys (key_id, sealed_private, created_at_ms, \
-                         expires_at_ms) VALUES ($1, $2, $3, $4)",
+                         expires_at_ms, suite) VALUES ($1, $2, $3, $4, $5)",
                     &[
                         &key.key_id,
                         &blob,
                         &to_i64(key.created_at_ms),
                         &key.expires_at_ms.map(to_i64),
+                        &key.suite.name(),
                     ],
                 )
                 .await?;
@@ -1320,7 +1338,13 @@ mod tests {
         {
             assert!(sql.contains(&format!("(p_generation % {ANSWER_CACHE})")));
         }
-        assert!(MIGRATIONS.last().unwrap().2.contains("p_headers bytea"));
+        // The commit function in force (the last migration defining it) stores the headers.
+        let commit = MIGRATIONS
+            .iter()
+            .rev()
+            .find(|m| m.2.contains("CREATE FUNCTION scv2_commit"))
+            .map(|m| m.2);
+        assert!(commit.is_some_and(|sql| sql.contains("p_headers bytea")));
         assert_eq!(MIGRATIONS.last().map(|m| m.0), Some(SCHEMA_VERSION));
     }
 }

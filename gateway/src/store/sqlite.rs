@@ -15,14 +15,15 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use zeroize::Zeroizing;
 
 use super::{
-    CachedAnswer, Claim, Commit, CommitError, Committed, Effect, EffectOutcome, Locked,
-    Registration, Reseal, Resealed, SessionRecord, SessionTx, Store, StoreResult, StoreSwept,
-    StoredKey, TokenHash, User, ANSWER_CACHE, REGISTRATION_RETENTION_MS, USER_STATUS_ACTIVE,
+    stored_suite, CachedAnswer, Claim, Commit, CommitError, Committed, Effect, EffectOutcome,
+    Locked, Registration, Reseal, Resealed, SessionRecord, SessionTx, Store, StoreResult,
+    StoreSwept, StoredKey, TokenHash, User, ANSWER_CACHE, REGISTRATION_RETENTION_MS,
+    USER_STATUS_ACTIVE,
 };
 use crate::files;
 
 /// The schema version this code writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The SQLite database handle (cheap to clone).
 #[derive(Clone)]
@@ -175,6 +176,21 @@ fn migrate_to_v2(tx: &Transaction<'_>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Version 3: the suite of each server key, by the document's `algorithm` name (every key of
+/// version 2 is an X25519 key); the private key is the suite's form (32 or 96 bytes).
+fn migrate_to_v3(tx: &Transaction<'_>) -> anyhow::Result<()> {
+    if !has_column(tx, "server_keys", "suite")? {
+        tx.execute(
+            &format!(
+                "ALTER TABLE server_keys ADD COLUMN suite TEXT NOT NULL DEFAULT '{}'",
+                scv2::Suite::X25519.name()
+            ),
+            [],
+        )?;
+    }
+    Ok(())
+}
+
 impl SqliteStore {
     /// Open (or create, mode 0600) the database at `path`, checking the modes and owners of the
     /// file and its `-wal`/`-shm`, and migrate its schema.
@@ -229,6 +245,7 @@ impl SqliteStore {
             tx.execute_batch(SCHEMA_V1)?;
         }
         migrate_to_v2(&tx)?;
+        migrate_to_v3(&tx)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         tx.commit()?;
         Ok(())
@@ -259,8 +276,8 @@ impl SqliteStore {
     pub fn server_keys_sync(&self) -> anyhow::Result<Vec<StoredKey>> {
         let conn = self.lock()?;
         let mut st = conn.prepare(
-            "SELECT key_id, private_key, created_at_ms, expires_at_ms FROM server_keys \
-             ORDER BY created_at_ms",
+            "SELECT key_id, private_key, created_at_ms, expires_at_ms, suite FROM server_keys \
+             ORDER BY created_at_ms, key_id",
         )?;
         let rows = st.query_map([], |r| {
             Ok((
@@ -268,18 +285,16 @@ impl SqliteStore {
                 Zeroizing::new(r.get::<_, Vec<u8>>(1)?),
                 r.get::<_, i64>(2)?,
                 r.get::<_, Option<i64>>(3)?,
+                r.get::<_, String>(4)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (key_id, raw, created, expires) = row?;
-            let mut private = Zeroizing::new([0u8; 32]);
-            if raw.len() != 32 {
-                bail!("server key {key_id} has a wrong length");
-            }
-            private.copy_from_slice(&raw);
+            let (key_id, private, created, expires, suite) = row?;
+            let suite = stored_suite(&key_id, &suite, private.len())?;
             out.push(StoredKey {
                 key_id,
+                suite,
                 private,
                 created_at_ms: to_u64(created),
                 expires_at_ms: expires.map(to_u64),
@@ -573,15 +588,17 @@ impl Store for SqliteStore {
     }
 
     async fn insert_server_key(&self, key: StoredKey) -> StoreResult<()> {
+        stored_suite(&key.key_id, key.suite.name(), key.private.len())?;
         self.blocking(move |s| -> anyhow::Result<()> {
             s.lock()?.execute(
-                "INSERT INTO server_keys (key_id, private_key, created_at_ms, expires_at_ms) \
-                 VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO server_keys (key_id, private_key, created_at_ms, expires_at_ms, \
+                 suite) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![
                     key.key_id,
                     &key.private[..],
                     to_i64(key.created_at_ms),
-                    key.expires_at_ms.map(to_i64)
+                    key.expires_at_ms.map(to_i64),
+                    key.suite.name()
                 ],
             )?;
             Ok(())
@@ -590,6 +607,7 @@ impl Store for SqliteStore {
     }
 
     async fn insert_first_server_key(&self, key: StoredKey, now_ms: u64) -> StoreResult<bool> {
+        stored_suite(&key.key_id, key.suite.name(), key.private.len())?;
         self.blocking(move |s| -> anyhow::Result<bool> {
             let mut conn = s.lock()?;
             let tx = conn.transaction()?;
@@ -603,13 +621,14 @@ impl Store for SqliteStore {
                 return Ok(false);
             }
             tx.execute(
-                "INSERT INTO server_keys (key_id, private_key, created_at_ms, expires_at_ms) \
-                 VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO server_keys (key_id, private_key, created_at_ms, expires_at_ms, \
+                 suite) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![
                     key.key_id,
                     &key.private[..],
                     to_i64(key.created_at_ms),
-                    key.expires_at_ms.map(to_i64)
+                    key.expires_at_ms.map(to_i64),
+                    key.suite.name()
                 ],
             )?;
             tx.commit()?;
