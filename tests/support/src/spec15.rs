@@ -27,8 +27,11 @@ pub fn ek_passes_check(ek: &[u8]) -> bool {
         })
 }
 
-/// Step 5 of 15.6: the structure common to every type 1. Returns `(keyId, reqKey, respKey)`.
-pub fn model_common_type1(env: &[u8]) -> Result<(&[u8], &[u8], &[u8]), Error> {
+/// `(keyId, reqKey, respKey)` of a type 1.
+pub type Type1Keys<'a> = (&'a [u8], &'a [u8], &'a [u8]);
+
+/// Step 5 of 15.6: the structure common to every type 1.
+pub fn model_common_type1(env: &[u8]) -> Result<Type1Keys<'_>, Error> {
     let m = Err(Error::MalformedEnvelope);
     let rest = &env[4..];
     let Some((&kl, rest)) = rest.split_first() else {
