@@ -1298,7 +1298,7 @@ mod hybrid {
         let set = |j: usize, v: u16| {
             let mut b = kx.clone();
             let i = ek + 3 * (j / 2);
-            if j % 2 == 0 {
+            if j.is_multiple_of(2) {
                 b[i] = v as u8;
                 b[i + 1] = (b[i + 1] & 0xf0) | (v >> 8) as u8;
             } else {
