@@ -3,11 +3,11 @@
 //!
 //! Criterion (`benches/scv2.rs`, group `handshake_suites`) measures each suite in its own time
 //! window, so load that comes and goes between the windows moves the ratio. Here the two
-//! handshakes (and the primitives the hybrid suite adds) run round-robin, one batch of each per
+//! handshakes (and the primitives the hybrid suite adds) run round-robin, one call of each per
 //! round, and the medians over the rounds are compared:
 //!
 //! `cargo test --release --test hybrid_timing -- --ignored --nocapture` (add `--features aws-lc`
-//! for the other backend; `SCV2_TIMING_ROUNDS` sets the rounds, default 301).
+//! for the other backend; `SCV2_TIMING_ROUNDS` sets the rounds, default 2001).
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -125,11 +125,13 @@ fn paired_handshake_timings() {
     let rounds = std::env::var("SCV2_TIMING_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(301);
-    let med = medians(&mut ops, rounds, 10);
+        .unwrap_or(2001);
+    // One call per sample: on a machine shared with other builds, a longer sample is more likely
+    // to contain a preemption, which would bias the median against the longer operation.
+    let med = medians(&mut ops, rounds, 1);
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
-        "backend {} ({rounds} rounds x 10 calls, round-robin medians; load average {})",
+        "backend {} ({rounds} rounds, one call of each per round, medians; load average {})",
         scv2::primitives::BACKEND,
         load.split_whitespace()
             .take(3)
