@@ -144,7 +144,7 @@ pub use session::{
     ResponseSlot, ServerSession, StorageKey, BODY_OFFSET_IN_PLACE, EXPORT_VERSION,
     ZERO_ALLOC_MAX_CTX,
 };
-pub use suite::{Suite, LABEL_PQ};
+pub use suite::{Suite, LABEL_PQ, MAX_PRIVATE_KEY_LEN, MAX_PUBLIC_KEY_LEN};
 pub use wire::{MAX_CTX, MAX_KEY_ID_LEN, MAX_SESSION_ID_LEN};
 
 /// The library version (this crate's version, e.g. `"0.1.0"`).

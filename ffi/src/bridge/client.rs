@@ -143,6 +143,7 @@ pub fn client_handshake_start_for_test_vectors<'o>(
 /// seed, `m1` and `iv1` (test vectors only).
 /// `scv2_client_handshake_start_hybrid_for_test_vectors`.
 #[cfg(feature = "test-vectors")]
+#[allow(clippy::too_many_arguments)] // one per argument of the C function
 pub fn client_handshake_start_hybrid_for_test_vectors<'o>(
     config: &scv2_client_config,
     key_id: &[u8],

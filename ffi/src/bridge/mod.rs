@@ -36,33 +36,11 @@ pub const MAX_SPKI_BASE64_LEN: usize = 1024;
 /// suite's is 1624 characters).
 pub const MAX_PUBLIC_KEY_BASE64_LEN: usize = 4096;
 
-/// The longest raw public key of any suite (the hybrid suite's `ek_s || S`, 1216 bytes).
-pub const MAX_PUBLIC_KEY_LEN: usize = {
-    let mut max = 0;
-    let mut i = 0;
-    while i < scv2::Suite::ALL.len() {
-        let n = scv2::Suite::ALL[i].public_key_len();
-        if n > max {
-            max = n;
-        }
-        i += 1;
-    }
-    max
-};
+/// The longest raw public key of any suite (the core's; 1216 bytes).
+pub const MAX_PUBLIC_KEY_LEN: usize = scv2::MAX_PUBLIC_KEY_LEN;
 
-/// The longest private key form of any suite (the hybrid suite's `s || d_s || z_s`, 96 bytes).
-pub const MAX_PRIVATE_KEY_LEN: usize = {
-    let mut max = 0;
-    let mut i = 0;
-    while i < scv2::Suite::ALL.len() {
-        let n = scv2::Suite::ALL[i].private_key_len();
-        if n > max {
-            max = n;
-        }
-        i += 1;
-    }
-    max
-};
+/// The longest private key form of any suite (the core's; 96 bytes).
+pub const MAX_PRIVATE_KEY_LEN: usize = scv2::MAX_PRIVATE_KEY_LEN;
 
 /// The caller's output buffer. An operation asks it for exactly the bytes the core needs
 /// ([`Output::take`]) before it runs; an implementation refuses a shorter buffer with
