@@ -1,5 +1,5 @@
 //! The model of SPEC.md section 15.6 (the hybrid suite's order of checks) for the entry points
-//! that read a hybrid type 1 or type 130, and the hybrid vector-file fixture [`HybridCase`]
+//! that read a hybrid type 1 or type 130, and the hybrid vector-file fixture `HybridCase`
 //! (`tests/vectors/scv2-x25519mlkem768.json`). Written from SPEC.md, not from the core: the
 //! encapsulation-key check is spelled out here from FIPS 203's byte formula. `tests/hostile.rs`,
 //! `tests/properties.rs` and the fuzz targets compare the core against it.
