@@ -535,6 +535,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "ML-KEM under Miri")]
     fn hybrid_keys_round_trip_and_pin() {
         let key = ServerKey::from_private_key(Suite::X25519MlKem768, "k-pq", &[3u8; 96], 5, None)
             .unwrap();
