@@ -74,6 +74,14 @@ def main():
             if len(b) <= 256:
                 form = b'{"v":2,"p":"' + base64.b64encode(b) + b'"}'
                 seeds["envelope_parse"].add(form)
+    # The hybrid file's envelopes too (the common type-1 parser and the hybrid parsers).
+    with open(HYBRID_VECTORS) as f:
+        for c in json.load(f)["cases"]:
+            for e in [c["kx_envelope"], c["kxr_envelope"]] + [n["envelope"] for n in c["negative"]
+                                                               if n["stage"] in ("kx", "kxr")]:
+                b = bytes.fromhex(e)
+                if len(b) <= MAX_SEED:
+                    seeds["envelope_parse"].add(b)
     for b in [b"", b"S", b"SC", b"SC\x02", b"SC\x01\x02", b"SC\x02\x03", b"SC\x02\x02",
               b"SC\x02\x81", b"SC\x02\x82", b"SC\x02\x01", b'{"p":"U0MCAg==","v":2}',
               b'{ "v" : 3 , "p" : "" }']:

@@ -42,8 +42,8 @@ use std::ptr::{null, null_mut};
 use std::sync::{LazyLock, Mutex};
 
 use libfuzzer_sys::fuzz_target;
-use scv2_ffi::*;
 use scv2::{max_open_len, ClientSession, Error, Limits};
+use scv2_ffi::*;
 use scv2_fuzz::{
     expected_accept, expected_finish, expected_open_request, expected_open_response, Case, Frame,
     Window, PRIMARY_CASE,
@@ -252,14 +252,20 @@ fn build_hybrid(h: &HybridCase) -> (*mut scv2_server, *mut scv2_client_config) {
             doc.public_key.as_ptr(),
             doc.public_key.len(),
         ));
-        ok(scv2_client_config_set_padding_block(config, h.padding_block));
+        ok(scv2_client_config_set_padding_block(
+            config,
+            h.padding_block,
+        ));
     }
     (server, config)
 }
 
 /// A hybrid client handshake of the case, through
 /// `scv2_client_handshake_start_hybrid_for_test_vectors`.
-fn hybrid_handshake(h: &HybridCase, config: *const scv2_client_config) -> *mut scv2_client_handshake {
+fn hybrid_handshake(
+    h: &HybridCase,
+    config: *const scv2_client_config,
+) -> *mut scv2_client_handshake {
     let mut hs = null_mut();
     let mut out = vec![0u8; h.kx_envelope.len()];
     let mut len = 0usize;
@@ -285,7 +291,11 @@ fn hybrid_handshake(h: &HybridCase, config: *const scv2_client_config) -> *mut s
             &mut hs,
         ));
     }
-    assert_eq!(&out[..len], &h.kx_envelope[..], "hybrid kx through the C ABI");
+    assert_eq!(
+        &out[..len],
+        &h.kx_envelope[..],
+        "hybrid kx through the C ABI"
+    );
     hs
 }
 
@@ -516,7 +526,11 @@ fn accept(fx: &Fx, h: &Handles, f: &Frame<'_>) {
 fn accept_hybrid(fx: &Fx, h: &Handles, f: &Frame<'_>) {
     let pq = &fx.hybrid;
     let (ptr, len) = envelope_arg(f, Limits::default().max_envelope);
-    let now = if f.flags & 4 != 0 { u64::MAX } else { pq.now_ms };
+    let now = if f.flags & 4 != 0 {
+        u64::MAX
+    } else {
+        pq.now_ms
+    };
     let mut hs = null_mut();
     // SAFETY: as in `accept`.
     let got = unsafe { scv2_server_accept(h.pq_server, ptr, len, now, &mut hs) };
@@ -530,12 +544,21 @@ fn accept_hybrid(fx: &Fx, h: &Handles, f: &Frame<'_>) {
     match want {
         Err(w) => assert_eq!(got, w, "scv2_server_accept (hybrid)"),
         Ok(()) if got == SCV2_OK => {
-            assert_eq!(f.envelope, &pq.kx_envelope[..], "a forged hybrid type 1 accepted");
+            assert_eq!(
+                f.envelope,
+                &pq.kx_envelope[..],
+                "a forged hybrid type 1 accepted"
+            );
             let mut out = vec![0u8; 64];
             let mut n = 0usize;
             // SAFETY: live handle, buffer valid.
             unsafe {
-                ok(scv2_server_handshake_payload(hs, out.as_mut_ptr(), out.len(), &mut n));
+                ok(scv2_server_handshake_payload(
+                    hs,
+                    out.as_mut_ptr(),
+                    out.len(),
+                    &mut n,
+                ));
                 scv2_server_handshake_free(hs);
             }
             assert_eq!(&out[..n], &pq.kx_payload[..]);
@@ -550,7 +573,11 @@ fn accept_hybrid(fx: &Fx, h: &Handles, f: &Frame<'_>) {
 /// `scv2_client_handshake_finish` of the hybrid handshake.
 fn finish_hybrid(fx: &Fx, h: &Handles, f: &Frame<'_>) {
     let pq = &fx.hybrid;
-    let now = if f.flags & 4 != 0 { pq.expires_at_ms } else { pq.now_ms };
+    let now = if f.flags & 4 != 0 {
+        pq.expires_at_ms
+    } else {
+        pq.now_ms
+    };
     let (ptr, len) = envelope_arg(f, Limits::default().max_envelope);
     let hs = hybrid_handshake(pq, h.pq_config);
     let mut session = null_mut();

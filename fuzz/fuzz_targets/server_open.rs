@@ -127,7 +127,10 @@ fn accept_hybrid(fx: &Fixture, f: &Frame<'_>) {
     let env = f.envelope;
     let got = fx.both.accept(env, h.now_ms);
     let expected = expected_accept_hybrid(h.key_id.as_bytes(), Some(x.key_id.as_bytes()), env);
-    scv2_fuzz::trace!("accept (both suites): {:?}", got.as_ref().map(|a| a.suite()));
+    scv2_fuzz::trace!(
+        "accept (both suites): {:?}",
+        got.as_ref().map(|a| a.suite())
+    );
     match (got, expected) {
         (Err(e), Err(m)) => {
             assert_documented(e, ACCEPT_ERRORS, "accept");
@@ -141,7 +144,11 @@ fn accept_hybrid(fx: &Fixture, f: &Frame<'_>) {
                 assert_eq!(env, &x.kx_envelope[..], "accept: a forged type 1 opened");
                 return;
             }
-            assert_eq!(env, &h.kx_envelope[..], "accept: a forged hybrid type 1 opened");
+            assert_eq!(
+                env,
+                &h.kx_envelope[..],
+                "accept: a forged hybrid type 1 opened"
+            );
             assert_eq!(acc.payload(), &h.kx_payload[..]);
             let (_, kxr) = acc
                 .respond_hybrid_with_ephemeral_for_test_vectors(
