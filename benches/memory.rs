@@ -69,6 +69,44 @@ fn main() {
         std::mem::size_of::<scv2::ClientSession>()
     );
     println!("hot_path_allocations_per_1000_round_trips: {hot_allocs}");
+    in_flight();
     assert_eq!(hot_allocs, 0, "the seal/open hot path must not allocate");
     drop((server_session, client_session));
+}
+
+/// Memory of a handshake in flight, per suite: the heap held by a client handshake between its
+/// type 1 and the type 130 (the handshake boxed, so that its inline size counts), by an accepted
+/// server handshake before it responds, and the envelope sizes.
+fn in_flight() {
+    for suite in scv2::Suite::ALL {
+        let options = Options {
+            suite,
+            key_id: "mem".to_owned(),
+            session_id: "0123456789abcdefghijkl".to_owned(),
+            expires_at_ms: u64::MAX,
+            ..Options::default()
+        };
+        let now = options.now_ms;
+        let (server, config) = options.server_and_config();
+        let name = suite.name();
+        let before = live_bytes();
+        let (hs, kx) = options.start(&config, 0);
+        let hs = Box::new(hs);
+        let client_bytes = live_bytes() - before - kx.len() as isize;
+        let before = live_bytes();
+        let accepted = Box::new(server.accept(&kx, now).unwrap());
+        let server_bytes = live_bytes() - before;
+        let (_session, kxr) = options.respond(*accepted);
+        let _client = hs.finish(&kxr, now).unwrap();
+        println!("{name} client_handshake_in_flight_bytes: {client_bytes}");
+        println!("{name} server_handshake_in_flight_bytes: {server_bytes}");
+        println!(
+            "{name} type1_bytes (keyId \"mem\", empty payload, block 64): {}",
+            kx.len()
+        );
+        println!(
+            "{name} type130_bytes (22-byte sid, no app payload, block 64): {}",
+            kxr.len()
+        );
+    }
 }

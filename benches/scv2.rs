@@ -13,7 +13,8 @@ use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
 use scv2::primitives::{AeadKey, BACKEND};
-use scv2::{ClientHandshake, ReplayWindow, BODY_OFFSET_IN_PLACE};
+use scv2::primitives::{MlKemDecapsKey, MlKemEncapsKey, X25519Secret};
+use scv2::{ClientHandshake, ReplayWindow, Suite, BODY_OFFSET_IN_PLACE};
 use scv2_test_support::pair::{Options, Pair};
 
 const NOW: u64 = 1_800_000_000_000;
@@ -222,6 +223,66 @@ fn handshakes(c: &mut Criterion) {
     g.finish();
 }
 
+/// The full handshake of each suite (client start, server accept and respond, client finish) in
+/// one group, so that the hybrid suite's cost is read against the X25519 suite's in the same run;
+/// with the primitives the hybrid suite adds, measured in the same run too.
+fn handshake_suites(c: &mut Criterion) {
+    let mut g = c.benchmark_group(format!("{BACKEND}/handshake_suites"));
+    for suite in Suite::ALL {
+        let (server, config) = Options {
+            seed: 11,
+            suite,
+            key_id: "bench".to_owned(),
+            key_created_at_ms: 0,
+            now_ms: NOW,
+            ..Options::default()
+        }
+        .server_and_config();
+        let mut rng = ChaCha20Rng::seed_from_u64(12);
+        let name = match suite {
+            Suite::X25519 => "x25519",
+            _ => "x25519mlkem768",
+        };
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let (hs, kx) = ClientHandshake::start(&config, "bench", b"{}", &mut rng).unwrap();
+                let (session, kxr) = server
+                    .accept(&kx, NOW)
+                    .unwrap()
+                    .respond("0123456789abcdefghijkl", u64::MAX, b"", &mut rng)
+                    .unwrap();
+                let client = hs.finish(&kxr, NOW).unwrap();
+                black_box((session, client))
+            })
+        });
+    }
+    // The primitives, as the handshake uses them (both sides of one hybrid handshake: one
+    // ephemeral key, two encapsulations, two decapsulations, one key check, four X25519).
+    let mut rng = ChaCha20Rng::seed_from_u64(13);
+    let x = X25519Secret::random(&mut rng).unwrap();
+    let peer = X25519Secret::random(&mut rng).unwrap().public_key();
+    let dk = MlKemDecapsKey::from_seed([0x42; 64]);
+    let ek_bytes = dk.encaps_key_bytes();
+    let ek = MlKemEncapsKey::from_bytes(&ek_bytes).unwrap();
+    let (ct, _) = ek.encapsulate(&mut rng).unwrap();
+    g.bench_function("prim_x25519_dh", |b| {
+        b.iter(|| black_box(x.diffie_hellman(black_box(&peer)).unwrap()))
+    });
+    g.bench_function("prim_mlkem768_keygen_ephemeral", |b| {
+        b.iter(|| black_box(MlKemDecapsKey::generate_ephemeral(&mut rng).unwrap()))
+    });
+    g.bench_function("prim_mlkem768_ek_check", |b| {
+        b.iter(|| black_box(MlKemEncapsKey::from_bytes(black_box(&ek_bytes)).unwrap()))
+    });
+    g.bench_function("prim_mlkem768_encaps", |b| {
+        b.iter(|| black_box(ek.encapsulate(&mut rng).unwrap()))
+    });
+    g.bench_function("prim_mlkem768_decaps", |b| {
+        b.iter(|| black_box(dk.decapsulate(black_box(&ct)).unwrap()))
+    });
+    g.finish();
+}
+
 fn transport_vs_snow(c: &mut Criterion) {
     let s = setup();
     let params: snow::params::NoiseParams = "Noise_NK_25519_AESGCM_SHA256".parse().unwrap();
@@ -304,6 +365,7 @@ criterion_group!(
     benches,
     envelopes,
     handshakes,
+    handshake_suites,
     transport_vs_snow,
     replay_window
 );

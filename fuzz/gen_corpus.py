@@ -19,10 +19,15 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VECTORS = os.path.join(HERE, "..", "tests", "vectors", "scv2-x25519.json")
+HYBRID_VECTORS = os.path.join(HERE, "..", "tests", "vectors", "scv2-x25519mlkem768.json")
+# The hybrid case of the fixtures (server_open flag bit 5, client_open flag bit 4, ffi).
+HYBRID = "pq-password-init-block-64"
+SERVER_HYBRID = 0x20
+CLIENT_HYBRID = 0x10
 CORPUS = os.path.join(HERE, "corpus")
 PRIMARY = "many-exchanges-reordered-block-1"
 # Seeds larger than this are skipped (libFuzzer's default -max_len is derived from the corpus).
-MAX_SEED = 4096
+MAX_SEED = 4096  # a hybrid type 1 is about 2.4 KB
 # Flag bit of the ffi target: the input is for the client side.
 FFI_CLIENT = 0x80
 
@@ -69,6 +74,14 @@ def main():
             if len(b) <= 256:
                 form = b'{"v":2,"p":"' + base64.b64encode(b) + b'"}'
                 seeds["envelope_parse"].add(form)
+    # The hybrid file's envelopes too (the common type-1 parser and the hybrid parsers).
+    with open(HYBRID_VECTORS) as f:
+        for c in json.load(f)["cases"]:
+            for e in [c["kx_envelope"], c["kxr_envelope"]] + [n["envelope"] for n in c["negative"]
+                                                               if n["stage"] in ("kx", "kxr")]:
+                b = bytes.fromhex(e)
+                if len(b) <= MAX_SEED:
+                    seeds["envelope_parse"].add(b)
     for b in [b"", b"S", b"SC", b"SC\x02", b"SC\x01\x02", b"SC\x02\x03", b"SC\x02\x02",
               b"SC\x02\x81", b"SC\x02\x82", b"SC\x02\x01", b'{"p":"U0MCAg==","v":2}',
               b'{ "v" : 3 , "p" : "" }']:
@@ -91,6 +104,20 @@ def main():
         elif n["stage"] == "request":
             server.add(frame(1 | 16, sel(n["ctx"]), 0, 0, env))
             server.add(frame(3, sel(n["ctx"]), 0, 0, env))
+    # The hybrid suite: its type 1 and kx negatives at the two-suite server, the X25519 type 1
+    # there too; its type 130 and kxr negatives at a hybrid handshake.
+    with open(HYBRID_VECTORS) as f:
+        hybrid = next(c for c in json.load(f)["cases"] if c["name"] == HYBRID)
+    server.add(frame(SERVER_HYBRID, 0, 0, 0, bytes.fromhex(hybrid["kx_envelope"])))
+    server.add(frame(SERVER_HYBRID, 0, 0, 0, bytes.fromhex(primary["kx_envelope"])))
+    hybrid_client = {frame(CLIENT_HYBRID, 0, 0, 0, bytes.fromhex(hybrid["kxr_envelope"])),
+                     frame(CLIENT_HYBRID | 4, 0, 0, 0, bytes.fromhex(hybrid["kxr_envelope"]))}
+    for n in hybrid["negative"]:
+        env = bytes.fromhex(n["envelope"])
+        if n["stage"] == "kx":
+            server.add(frame(SERVER_HYBRID, 0, 0, 0, env))
+        elif n["stage"] == "kxr":
+            hybrid_client.add(frame(CLIENT_HYBRID, 0, 0, 0, env))
     seeds["server_open"] = server
 
     # client_open: the primary case's type 130 (in time and at expiry); its responses as the
@@ -111,10 +138,17 @@ def main():
             client.add(frame(0, 0, 0, 0, env))
         elif n["stage"] == "response":
             client.add(frame(1, sel(n["ctx"]), seq_sel(n["seq"]), 0, env))
+    client |= hybrid_client
     seeds["client_open"] = client
 
-    # ffi: the same inputs; bit 7 of the flags selects the client side.
-    seeds["ffi"] = set(server) | {bytes([b[0] | FFI_CLIENT]) + b[1:] for b in client}
+    # ffi: the same inputs; bit 7 of the flags selects the client side. The hybrid bit is 0x10
+    # on both sides there (0x20 is the NULL-pointer bit of the ffi target).
+    def ffi_flags(b, client_side):
+        f = b[0]
+        if not client_side and f & SERVER_HYBRID:
+            f = (f & ~SERVER_HYBRID) | CLIENT_HYBRID
+        return bytes([f | (FFI_CLIENT if client_side else 0)]) + b[1:]
+    seeds["ffi"] = {ffi_flags(b, False) for b in server} | {ffi_flags(b, True) for b in client}
 
     # roundtrip: structured input (arbitrary); a few deterministic byte strings to start from.
     for i, n in enumerate((64, 200, 600, 1500)):

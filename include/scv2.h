@@ -108,6 +108,18 @@
 #define SCV2_MAX_SESSION_ID_LEN 64
 
 /**
+ * The suite X25519-HKDF-SHA256-AES-256-GCM (SPEC.md), as the `suite` argument of the `*_suite*`
+ * functions: public key 32 bytes, private key 32 bytes.
+ */
+#define SCV2_SUITE_X25519 1
+
+/**
+ * The suite X25519MLKEM768-HKDF-SHA256-AES-256-GCM (SPEC.md), as the `suite` argument of the
+ * `*_suite*` functions: public key 1216 bytes, private key 96 bytes.
+ */
+#define SCV2_SUITE_X25519MLKEM768 2
+
+/**
  * A client configuration: the pinned server keys and the padding block (default 64).
  *
  * Create with `scv2_client_config_new`, free with `scv2_client_config_free`. Thread safety:
@@ -333,6 +345,42 @@ size_t scv2_type130_len(size_t session_id_len,
                         size_t padding_block);
 
 /**
+ * Exact bytes of the type-1 envelope of suite `suite` (`SCV2_SUITE_*`) for a key id of
+ * `key_id_len` bytes, a payload of `payload_len` bytes and padding block `padding_block`
+ * (`scv2_client_handshake_start` writes this many for a key id pinned in that suite).
+ *
+ * Returns 0 for an unknown suite, and as `scv2_type1_len`. Thread safety: any thread.
+ */
+size_t scv2_suite_type1_len(uint32_t suite,
+                            size_t key_id_len,
+                            size_t payload_len,
+                            size_t padding_block);
+
+/**
+ * Exact bytes of the type-130 envelope of suite `suite` (`SCV2_SUITE_*`; the suite of the key
+ * the type 1 named) for a session id of `session_id_len` bytes, an application payload of
+ * `app_payload_len` bytes and padding block `padding_block`.
+ *
+ * Returns 0 for an unknown suite, and as `scv2_type130_len`. Thread safety: any thread.
+ */
+size_t scv2_suite_type130_len(uint32_t suite,
+                              size_t session_id_len,
+                              size_t app_payload_len,
+                              size_t padding_block);
+
+/**
+ * Bytes of a raw public key of suite `suite` (32, or 1216 for `SCV2_SUITE_X25519MLKEM768`); 0
+ * for an unknown suite. Thread safety: any thread.
+ */
+size_t scv2_suite_public_key_len(uint32_t suite);
+
+/**
+ * Bytes of a private key of suite `suite` (32, or 96 for `SCV2_SUITE_X25519MLKEM768`); 0 for
+ * an unknown suite. Thread safety: any thread.
+ */
+size_t scv2_suite_private_key_len(uint32_t suite);
+
+/**
  * The length of the session id `scv2_server_handshake_respond` generates when the caller gives
  * none (128 random bits in unpadded base64url). Thread safety: any thread.
  */
@@ -382,6 +430,46 @@ scv2_status scv2_client_config_pin_spki_base64(scv2_client_config *config,
                                                size_t key_id_len,
                                                const uint8_t *spki_base64,
                                                size_t spki_base64_len);
+
+/**
+ * Pin a raw server public key of suite `suite` (`SCV2_SUITE_X25519`: the 32 bytes `S`;
+ * `SCV2_SUITE_X25519MLKEM768`: the 1216 bytes `ek_s || S`, whose `ek_s` must pass FIPS 203's
+ * encapsulation-key check). The handshake with this key id then runs in the pin's suite (never
+ * one a document names). Pinning a key id again replaces the earlier pin.
+ *
+ * Returns `SCV2_OK`, `SCV2_INVALID_ARGUMENT` (NULL config, unknown suite, bad key id,
+ * `public_key_len` above 1216), `SCV2_INVALID_PUBLIC_KEY` (not the suite's length, or `ek_s`
+ * fails the check), `SCV2_INTERNAL`.
+ *
+ * # Safety
+ * As for `scv2_client_config_pin`.
+ */
+scv2_status scv2_client_config_pin_suite(scv2_client_config *config,
+                                         uint32_t suite,
+                                         const uint8_t *key_id,
+                                         size_t key_id_len,
+                                         const uint8_t *public_key,
+                                         size_t public_key_len);
+
+/**
+ * Pin a server key of suite `suite` given as the public-key document's `publicKey` field (not
+ * NUL-terminated): base64 of the X25519 SPKI for `SCV2_SUITE_X25519`, canonical standard base64
+ * of the 1216 bytes `ek_s || S` for `SCV2_SUITE_X25519MLKEM768`. The suite is the caller's (its
+ * configuration), never the document's `algorithm`.
+ *
+ * Returns `SCV2_OK`, `SCV2_INVALID_ARGUMENT` (NULL config, unknown suite, bad key id),
+ * `SCV2_INVALID_PUBLIC_KEY` (not a key of the suite), `SCV2_PAYLOAD_TOO_LARGE`
+ * (`public_key_base64_len` > 4096), `SCV2_INTERNAL`.
+ *
+ * # Safety
+ * As for `scv2_client_config_pin`.
+ */
+scv2_status scv2_client_config_pin_public_key_base64(scv2_client_config *config,
+                                                     uint32_t suite,
+                                                     const uint8_t *key_id,
+                                                     size_t key_id_len,
+                                                     const uint8_t *public_key_base64,
+                                                     size_t public_key_base64_len);
 
 /**
  * Set the padding block (1..=4096) for everything sessions started from this configuration send.
@@ -457,6 +545,38 @@ scv2_status scv2_client_handshake_start_for_test_vectors(const scv2_client_confi
                                                          size_t out_cap,
                                                          size_t *out_len,
                                                          scv2_client_handshake **out_handshake);
+#endif
+
+#if defined(SCV2_TEST_VECTORS)
+/**
+ * TEST ONLY (feature `test-vectors`, never in release builds): `scv2_client_handshake_start` for
+ * a key pinned in the hybrid suite, with every input fixed: the 32-byte X25519 ephemeral private
+ * key, the 64-byte ML-KEM seed `d || z`, the 32-byte encapsulation randomness `m1` and the
+ * 12-byte `iv1`, to rebuild the hybrid test vectors.
+ *
+ * Returns the codes of `scv2_client_handshake_start`; `SCV2_INVALID_ARGUMENT` also when a fixed
+ * input has another length or the pin is not of the hybrid suite.
+ *
+ * # Safety
+ * As for `scv2_client_handshake_start`.
+ */
+scv2_status scv2_client_handshake_start_hybrid_for_test_vectors(const scv2_client_config *config,
+                                                                const uint8_t *key_id,
+                                                                size_t key_id_len,
+                                                                const uint8_t *payload,
+                                                                size_t payload_len,
+                                                                const uint8_t *ephemeral_private,
+                                                                size_t ephemeral_private_len,
+                                                                const uint8_t *mlkem_seed,
+                                                                size_t mlkem_seed_len,
+                                                                const uint8_t *encaps_randomness,
+                                                                size_t encaps_randomness_len,
+                                                                const uint8_t *iv1,
+                                                                size_t iv1_len,
+                                                                uint8_t *out,
+                                                                size_t out_cap,
+                                                                size_t *out_len,
+                                                                scv2_client_handshake **out_handshake);
 #endif
 
 /**
@@ -723,6 +843,59 @@ scv2_status scv2_server_add_key(scv2_server *server,
                                 uint64_t expires_at_ms);
 
 /**
+ * Add a static key of suite `suite` (`SCV2_SUITE_X25519` or `SCV2_SUITE_X25519MLKEM768`) from
+ * its private form: `scv2_suite_private_key_len(suite)` bytes (32 bytes `s`, or 96 bytes
+ * `s || d || z` for the hybrid suite). Otherwise as `scv2_server_add_key`. One key set may hold
+ * keys of both suites; a type 1 is matched to its key's suite after the key-id lookup.
+ *
+ * Returns `SCV2_OK`, `SCV2_INVALID_ARGUMENT` (NULL server, unknown suite, bad key id,
+ * `private_key_len` not the suite's, key id already present), `SCV2_INTERNAL`.
+ *
+ * # Safety
+ * `server` NULL or live; pointers valid for their lengths (header contract).
+ */
+scv2_status scv2_server_add_suite_key(scv2_server *server,
+                                      uint32_t suite,
+                                      const uint8_t *key_id,
+                                      size_t key_id_len,
+                                      const uint8_t *private_key,
+                                      size_t private_key_len,
+                                      uint64_t created_at_ms,
+                                      uint64_t expires_at_ms);
+
+/**
+ * Generate a new static key of suite `suite` with the OS RNG and add it (see
+ * `scv2_server_add_suite_key`). Read its public half with `scv2_server_public_key`.
+ *
+ * Returns `SCV2_OK`, `SCV2_INVALID_ARGUMENT` (also an unknown suite), `SCV2_INTERNAL` (RNG
+ * failure).
+ *
+ * # Safety
+ * `server` NULL or live; `key_id` valid for `key_id_len` bytes.
+ */
+scv2_status scv2_server_generate_suite_key(scv2_server *server,
+                                           uint32_t suite,
+                                           const uint8_t *key_id,
+                                           size_t key_id_len,
+                                           uint64_t created_at_ms,
+                                           uint64_t expires_at_ms);
+
+/**
+ * The suite (`SCV2_SUITE_*`) of the key `key_id`, in `*out_suite`.
+ *
+ * Returns `SCV2_OK`, `SCV2_INVALID_ARGUMENT` (NULL server or `out_suite`, bad key id),
+ * `SCV2_UNKNOWN_KEY_ID` (not held), `SCV2_INTERNAL`.
+ *
+ * # Safety
+ * `server` NULL or live; `key_id` valid for `key_id_len` bytes; `out_suite` NULL or valid for
+ * writing one `uint32_t`.
+ */
+scv2_status scv2_server_key_suite(const scv2_server *server,
+                                  const uint8_t *key_id,
+                                  size_t key_id_len,
+                                  uint32_t *out_suite);
+
+/**
  * Generate a new static key `key_id` with the OS RNG and add it (see `scv2_server_add_key`).
  * Read its public half with `scv2_server_public_key`.
  *
@@ -752,11 +925,12 @@ scv2_status scv2_server_remove_key(scv2_server *server,
                                    size_t key_id_len);
 
 /**
- * Copy the raw 32-byte X25519 public key of `key_id` into `out` (publish it as the document's
- * `publicKey`, base64 of the SPKI).
+ * Copy the raw public key of `key_id` into `out`: for an X25519-suite key its 32 bytes `S`
+ * (publish it as the document's `publicKey`, base64 of the SPKI); for a hybrid key the 1216 bytes
+ * `ek_s || S` (`scv2_suite_public_key_len`; the document's `publicKey` is their base64).
  *
  * Returns `SCV2_OK`, `SCV2_INVALID_ARGUMENT`, `SCV2_UNKNOWN_KEY_ID`, `SCV2_BUFFER_TOO_SMALL`
- * (`*out_len` = 32), `SCV2_INTERNAL`.
+ * (`*out_len` = the key's length), `SCV2_INTERNAL`.
  *
  * # Safety
  * `server` NULL or live; pointers valid for their lengths (header contract).

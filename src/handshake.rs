@@ -78,8 +78,8 @@ struct ClientEphemerals {
 /// dropped.
 pub struct ClientHandshake {
     e: X25519Secret,
-    /// `dk_e` (hybrid suite).
-    kem: Option<MlKemDecapsKey>,
+    /// `dk_e` (hybrid suite), boxed so that an X25519-suite handshake stays small.
+    kem: Option<Box<MlKemDecapsKey>>,
     stage1: Stage1,
     padding_block: usize,
     limits: Limits,
@@ -297,7 +297,7 @@ impl ClientHandshake {
         Ok((
             ClientHandshake {
                 e,
-                kem: kem.map(|(dk_e, _)| dk_e),
+                kem: kem.map(|(dk_e, _)| Box::new(dk_e)),
                 stage1: Stage1::new(prk1, &h1, &out[..total]),
                 padding_block: config.padding_block,
                 limits: config.limits,
@@ -556,7 +556,7 @@ impl Server {
         Ok(AcceptedHandshake {
             key_id: key.key_id().to_owned(),
             client_ephemeral: *m.client_ephemeral,
-            client_kem_key: Some(ek_e),
+            client_kem_key: Some(Box::new(ek_e)),
             stage1: Stage1::new(prk1, &h1, envelope),
             payload,
             config: self.config,
@@ -582,8 +582,8 @@ fn open_type1(
 pub struct AcceptedHandshake {
     key_id: String,
     client_ephemeral: [u8; X25519_LEN],
-    /// `ek_e`, checked (hybrid suite).
-    client_kem_key: Option<MlKemEncapsKey>,
+    /// `ek_e`, checked (hybrid suite); boxed so that an X25519-suite handshake stays small.
+    client_kem_key: Option<Box<MlKemEncapsKey>>,
     stage1: Stage1,
     payload: Zeroizing<Vec<u8>>,
     config: ServerConfig,

@@ -173,6 +173,30 @@ impl Suite {
     }
 }
 
+/// The longest raw public key of any suite (the hybrid suite's `ek_s || S`, 1216 bytes).
+pub const MAX_PUBLIC_KEY_LEN: usize = max_over_suites(false);
+/// The longest private key form of any suite (the hybrid suite's `s || d_s || z_s`, 96 bytes).
+pub const MAX_PRIVATE_KEY_LEN: usize = max_over_suites(true);
+
+/// The largest public (`private = false`) or private key length over [`Suite::ALL`].
+const fn max_over_suites(private: bool) -> usize {
+    let mut max = 0;
+    let mut i = 0;
+    while i < Suite::ALL.len() {
+        let s = Suite::ALL[i];
+        let n = if private {
+            s.private_key_len()
+        } else {
+            s.public_key_len()
+        };
+        if n > max {
+            max = n;
+        }
+        i += 1;
+    }
+    max
+}
+
 impl fmt::Display for Suite {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -201,6 +225,7 @@ mod tests {
         assert_eq!(x.key_size_bits(), 256);
         assert_eq!(x.key_exchange_len(2, 0, 64), Some(43 + 12 + 64 + 16));
         assert_eq!(x.min_key_exchange_response_len(), 65);
+        assert_eq!((MAX_PUBLIC_KEY_LEN, MAX_PRIVATE_KEY_LEN), (1216, 96));
         assert_eq!(LABEL_PQ.len(), 43);
         assert_eq!(&LABEL_PQ[5..], h.name().as_bytes());
         assert_eq!(&LABEL[5..], x.name().as_bytes());

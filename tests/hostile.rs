@@ -17,6 +17,8 @@
 //! 7. An expired session.
 //! 8. A session used after close.
 //! 9. One full exchange (small: also the Miri run's handshake, see scripts/miri.sh).
+//! 10. The hybrid suite: every length, byte values at its header positions, key-length fields,
+//!     `ek_e` failing the key check, low-order `E`/`F`, a server holding both suites (SPEC 15.6).
 //!
 //! Needs the `test-vectors` feature (fixed ephemerals, explicit sequence numbers):
 //! `cargo test --features test-vectors --test hostile`. Sections 1–8 are too slow for Miri and are
@@ -1001,4 +1003,432 @@ fn s9_one_full_exchange() {
         .open_response(e.into_token(), CTX, &response[..n], &mut out)
         .unwrap();
     assert_eq!(&out[..len], b"ok");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 10. The hybrid suite (SPEC.md section 15): its type 1 and type 130 at a server holding a
+// hybrid key (and at one holding keys of both suites), against the harness's model of 15.6.
+
+mod hybrid {
+    use super::*;
+    use scv2::{ServerKey, Suite};
+    use scv2_test_support::spec15::{
+        expected_accept_hybrid, expected_finish_hybrid, HybridCase, CT_LEN, EK_LEN, HEADER2_LEN,
+    };
+
+    const CASE: &str = "pq-password-init-block-64";
+    const X_KID: &str = "k-x-beside";
+
+    struct PqWorld {
+        case: HybridCase,
+        /// Holds only the case's hybrid key.
+        server: Server,
+        /// Holds the case's hybrid key and the X25519-suite key `X_KID`.
+        both: Server,
+        /// A type 1 of the X25519 suite for `X_KID`.
+        x_kx: Vec<u8>,
+    }
+
+    impl PqWorld {
+        fn new() -> PqWorld {
+            let case = HybridCase::load(CASE);
+            let server = case.server();
+            let mut both = case.server();
+            both.add_key(ServerKey::from_private_bytes(X_KID, &SERVER_PRIVATE, 0, None).unwrap())
+                .unwrap();
+            let x_pub = ServerKey::from_private_bytes(X_KID, &SERVER_PRIVATE, 0, None)
+                .unwrap()
+                .public_key()
+                .to_owned();
+            let mut cfg = ClientConfig::new();
+            cfg.pin(PinnedKey::new(X_KID, x_pub).unwrap());
+            let (_, x_kx) = ClientHandshake::start_with_ephemeral_for_test_vectors(
+                &cfg,
+                X_KID,
+                b"{}",
+                CLIENT_EPHEMERAL,
+                IV1,
+            )
+            .unwrap();
+            PqWorld {
+                case,
+                server,
+                both,
+                x_kx,
+            }
+        }
+
+        /// `accept` at the hybrid-only server (`both = false`) or at the two-suite server,
+        /// compared with the model: the exact error wherever the bytes decide it, else
+        /// `decryption_failed`, and success only for an authentic envelope.
+        fn check_accept(&self, env: &[u8], both: bool, what: &str) {
+            let server = if both { &self.both } else { &self.server };
+            let got = server.accept(env, self.case.now_ms).map(|a| a.suite());
+            let x = both.then_some(X_KID.as_bytes());
+            match expected_accept_hybrid(self.case.key_id.as_bytes(), x, env) {
+                Err(e) => assert_eq!(got, Err(e), "{what}"),
+                Ok(suite) => {
+                    let authentic = (suite == Suite::X25519MlKem768
+                        && env == &self.case.kx_envelope[..])
+                        || (suite == Suite::X25519 && env == &self.x_kx[..]);
+                    if authentic {
+                        assert_eq!(got, Ok(suite), "{what}");
+                    } else {
+                        assert_eq!(got, Err(Error::DecryptionFailed), "{what}");
+                    }
+                }
+            }
+        }
+
+        /// A fresh hybrid handshake finishing with `env`, compared with the model.
+        fn check_finish(&self, env: &[u8], what: &str) {
+            let hs = self.case.client_handshake();
+            let got = hs.finish(env, self.case.now_ms).map(drop);
+            match expected_finish_hybrid(env) {
+                Err(e) => assert_eq!(got, Err(e), "{what}"),
+                Ok(()) if env == &self.case.kxr_envelope[..] => assert_eq!(got, Ok(()), "{what}"),
+                Ok(()) => assert_eq!(got, Err(Error::DecryptionFailed), "{what}"),
+            }
+        }
+    }
+
+    /// Offsets in the case's type 1: `(reqKeyLen, ct1, E, respKeyLen, ek_e, IV)`.
+    fn offsets(kl: usize) -> (usize, usize, usize, usize, usize, usize) {
+        let req = 5 + kl;
+        let ct1 = req + 2;
+        let e = ct1 + CT_LEN;
+        let resp = e + 32;
+        let ek = resp + 2;
+        (req, ct1, e, resp, ek, ek + EK_LEN)
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "ML-KEM under Miri")]
+    fn s10a_every_length_of_a_hybrid_type1_and_type130() {
+        let w = PqWorld::new();
+        let kx = &w.case.kx_envelope;
+        for len in 0..=kx.len() + 40 {
+            let mut env = kx.clone();
+            env.resize(len, 0x5a);
+            w.check_accept(&env, false, &format!("type 1 of {len} bytes"));
+            if len % 7 == 0 {
+                w.check_accept(&env, true, &format!("type 1 of {len} bytes, both suites"));
+            }
+        }
+        let kxr = &w.case.kxr_envelope;
+        // Every length that reaches the cryptography, and a sample of the shorter ones (all of
+        // which fail on structure before any secret is used).
+        for len in (0..HEADER2_LEN + 29)
+            .step_by(13)
+            .chain(HEADER2_LEN + 28..=kxr.len() + 8)
+        {
+            let mut env = kxr.clone();
+            env.resize(len, 0xa5);
+            w.check_finish(&env, &format!("type 130 of {len} bytes"));
+        }
+        // The X25519 suite's type 130 at a hybrid handshake: too short, malformed.
+        let x = World::new();
+        w.check_finish(&x.kxr, "an X25519-suite type 130");
+        assert_eq!(
+            w.case
+                .client_handshake()
+                .finish(&x.kxr, w.case.now_ms)
+                .map(drop),
+            Err(Error::MalformedEnvelope)
+        );
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "ML-KEM under Miri")]
+    fn s10b_every_byte_value_at_the_hybrid_header_positions() {
+        let w = PqWorld::new();
+        let kx = &w.case.kx_envelope;
+        let (req, ct1, e, resp, ek, iv) = offsets(w.case.key_id.len());
+        let positions = [
+            0,
+            1,
+            2,
+            3,
+            4,
+            5,
+            req,
+            req + 1,
+            ct1,
+            ct1 + CT_LEN - 1,
+            e,
+            e + 31,
+            resp,
+            resp + 1,
+            ek,
+            ek + 1,
+            ek + 2,
+            ek + EK_LEN - 1,
+            iv,
+        ];
+        // Every value where the structure decides (prefix, keyIdLen, keyId, both length
+        // fields); a sample inside ct1, E, ek_e and the IV, where every change reaches the
+        // cryptography (each costs a decapsulation).
+        for at in positions {
+            let structural = at <= 5 || at == req || at == req + 1 || at == resp || at == resp + 1;
+            let values: Vec<u8> = if structural {
+                (0..=255).collect()
+            } else {
+                vec![
+                    0,
+                    1,
+                    0x7f,
+                    0x80,
+                    0xfe,
+                    0xff,
+                    kx[at] ^ 1,
+                    kx[at] ^ 0x10,
+                    kx[at] ^ 0x80,
+                ]
+            };
+            for value in values {
+                if value == kx[at] {
+                    continue;
+                }
+                let mut bad = kx.clone();
+                bad[at] = value;
+                w.check_accept(&bad, false, &format!("type 1 byte {at} = {value:#04x}"));
+            }
+        }
+        // Type 130: every value of the prefix bytes; a sample at ct2, F and the IV (each needs
+        // a fresh handshake).
+        let kxr = &w.case.kxr_envelope;
+        for at in [
+            0usize,
+            1,
+            2,
+            3,
+            4,
+            4 + CT_LEN - 1,
+            4 + CT_LEN,
+            HEADER2_LEN - 1,
+            HEADER2_LEN,
+        ] {
+            let values: Vec<u8> = if at < 4 {
+                (0..=255).collect()
+            } else {
+                vec![0, 1, 0x7f, 0x80, 0xff, kxr[at] ^ 1, kxr[at] ^ 0x80]
+            };
+            for value in values {
+                if value == kxr[at] {
+                    continue;
+                }
+                let mut bad = kxr.clone();
+                bad[at] = value;
+                w.check_finish(&bad, &format!("type 130 byte {at} = {value:#04x}"));
+            }
+        }
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "ML-KEM under Miri")]
+    fn s10c_key_length_fields_of_every_value_near_the_suites() {
+        let w = PqWorld::new();
+        let kx = &w.case.kx_envelope;
+        let (req, _, _, resp, _, _) = offsets(w.case.key_id.len());
+        let near = |n: usize| (0..=40).chain(n - 40..=n + 40).chain([1500, 2400, 65535]);
+        for v in near(1120) {
+            let bad = [&kx[..req], &(v as u16).to_be_bytes(), &kx[req + 2..]].concat();
+            w.check_accept(&bad, false, &format!("reqKeyLen {v}"));
+            w.check_accept(&bad, true, &format!("reqKeyLen {v}, both suites"));
+        }
+        for v in near(1184) {
+            let bad = [&kx[..resp], &(v as u16).to_be_bytes(), &kx[resp + 2..]].concat();
+            w.check_accept(&bad, false, &format!("respKeyLen {v}"));
+        }
+        // The X25519 suite's type 1 named at the hybrid key, and the hybrid type 1 named at
+        // the X25519 key, at the server holding both: malformed after the lookup.
+        let rename = |t: &[u8], kid: &str| {
+            [
+                &t[..4],
+                &[kid.len() as u8],
+                kid.as_bytes(),
+                &t[5 + usize::from(t[4])..],
+            ]
+            .concat()
+        };
+        let x_at_pq = rename(&w.x_kx, &w.case.key_id);
+        let pq_at_x = rename(kx, X_KID);
+        for (env, what) in [
+            (&x_at_pq, "X25519 type 1 at the hybrid key"),
+            (&pq_at_x, "hybrid type 1 at the X25519 key"),
+        ] {
+            w.check_accept(env, true, what);
+            assert_eq!(
+                w.both.accept(env, w.case.now_ms).map(drop),
+                Err(Error::MalformedEnvelope),
+                "{what}"
+            );
+        }
+        // Every length of the X25519 suite's type 1 at the server holding both suites.
+        for len in 0..=w.x_kx.len() + 8 {
+            let mut env = w.x_kx.clone();
+            env.resize(len, 0);
+            w.check_accept(
+                &env,
+                true,
+                &format!("X25519 type 1 of {len} bytes, both suites"),
+            );
+        }
+        // A hybrid type 1 for an unknown key id: unknown_key_id at a server holding a hybrid
+        // key (whatever its lengths), malformed at an X25519-only server (section 10 as it is).
+        let unknown = rename(kx, "k-nobody");
+        assert_eq!(
+            w.server.accept(&unknown, w.case.now_ms).map(drop),
+            Err(Error::UnknownKeyId)
+        );
+        let x = World::new();
+        assert_eq!(
+            x.server.accept(&unknown, NOW).map(drop),
+            Err(Error::MalformedEnvelope)
+        );
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "ML-KEM under Miri")]
+    fn s10d_ek_e_failing_the_encapsulation_key_check() {
+        let w = PqWorld::new();
+        let kx = &w.case.kx_envelope;
+        let (_, _, _, _, ek, _) = offsets(w.case.key_id.len());
+        // Coefficient j of ek_e set to v (ByteEncode12, SPEC 15.1).
+        let set = |j: usize, v: u16| {
+            let mut b = kx.clone();
+            let i = ek + 3 * (j / 2);
+            if j.is_multiple_of(2) {
+                b[i] = v as u8;
+                b[i + 1] = (b[i + 1] & 0xf0) | (v >> 8) as u8;
+            } else {
+                b[i + 1] = (b[i + 1] & 0x0f) | ((v as u8 & 0x0f) << 4);
+                b[i + 2] = (v >> 4) as u8;
+            }
+            b
+        };
+        for j in [0usize, 1, 2, 255, 256, 383, 384, 511, 512, 766, 767] {
+            for v in [3329u16, 3330, 4000, 4095] {
+                let bad = set(j, v);
+                w.check_accept(&bad, false, &format!("coefficient {j} = {v}"));
+                assert_eq!(
+                    w.server.accept(&bad, w.case.now_ms).map(drop),
+                    Err(Error::InvalidPublicKey)
+                );
+                // Decided before the AEAD: a bad tag too is still invalid_public_key.
+                let mut both_bad = bad.clone();
+                let n = both_bad.len();
+                both_bad[n - 1] ^= 1;
+                assert_eq!(
+                    w.server.accept(&both_bad, w.case.now_ms).map(drop),
+                    Err(Error::InvalidPublicKey)
+                );
+            }
+            // A valid coefficient that differs: the key passes, h1 changes, the AEAD fails.
+            w.check_accept(&set(j, 3328), false, &format!("coefficient {j} = 3328"));
+        }
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "ML-KEM under Miri")]
+    fn s10e_low_order_points_as_hybrid_ephemeral_keys() {
+        let w = PqWorld::new();
+        let (_, _, e, _, _, _) = offsets(w.case.key_id.len());
+        for u in LOW_ORDER_ENCODINGS
+            .iter()
+            .flat_map(|u| [*u, with_top_bit(*u)])
+        {
+            let mut kx = w.case.kx_envelope.clone();
+            kx[e..e + 32].copy_from_slice(&u);
+            w.check_accept(&kx, false, "low-order E");
+            assert_eq!(
+                w.server.accept(&kx, w.case.now_ms).map(drop),
+                Err(Error::InvalidPublicKey)
+            );
+            let mut kxr = w.case.kxr_envelope.clone();
+            kxr[4 + CT_LEN..HEADER2_LEN].copy_from_slice(&u);
+            w.check_finish(&kxr, "low-order F");
+            assert_eq!(
+                w.case
+                    .client_handshake()
+                    .finish(&kxr, w.case.now_ms)
+                    .map(drop),
+                Err(Error::InvalidPublicKey)
+            );
+        }
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "ML-KEM under Miri")]
+    fn s10f_caps_expiry_and_the_hybrid_session() {
+        let w = PqWorld::new();
+        // Caps come first, for the larger envelopes too.
+        let huge = vec![0u8; Limits::default().max_envelope + 1];
+        assert_eq!(
+            w.server.accept(&huge, w.case.now_ms).map(drop),
+            Err(Error::PayloadTooLarge)
+        );
+        assert_eq!(
+            w.case
+                .client_handshake()
+                .finish(&huge, w.case.now_ms)
+                .map(drop),
+            Err(Error::PayloadTooLarge)
+        );
+        // An expired hybrid key is unknown_key_id.
+        let mut server = Server::new(ServerConfig::default());
+        server
+            .add_key(
+                ServerKey::from_private_key(
+                    Suite::X25519MlKem768,
+                    &w.case.key_id,
+                    &w.case.private,
+                    0,
+                    Some(w.case.now_ms),
+                )
+                .unwrap(),
+            )
+            .unwrap();
+        assert_eq!(
+            server.accept(&w.case.kx_envelope, w.case.now_ms).map(drop),
+            Err(Error::UnknownKeyId)
+        );
+        // Finishing at the session's expiry.
+        assert_eq!(
+            w.case
+                .client_handshake()
+                .finish(&w.case.kxr_envelope, w.case.expires_at_ms)
+                .map(drop),
+            Err(Error::SessionExpired)
+        );
+        // Types 2 and 129 of a hybrid session: the same rules (a replay, a tampered response).
+        let (ss, _) = w.case.server_session(&w.server);
+        let cs = w.case.client_session();
+        let mut req = vec![0u8; cs.sealed_len(4)];
+        let (pending, n) = cs
+            .seal_request(CTX, b"body", w.case.now_ms, &mut req)
+            .unwrap();
+        let mut out = vec![0u8; max_open_len(n)];
+        let (slot, m) = ss
+            .open_request(CTX, &req[..n], w.case.now_ms, &mut out)
+            .unwrap();
+        assert_eq!(&out[..m], b"body");
+        assert_eq!(
+            ss.open_request(CTX, &req[..n], w.case.now_ms, &mut out)
+                .map(drop),
+            Err(Error::Replayed)
+        );
+        let mut resp = vec![0u8; ss.sealed_len(2)];
+        let r = ss.seal_response(slot, CTX, b"ok", &mut resp).unwrap();
+        resp[r - 1] ^= 1;
+        let e = cs
+            .open_response(pending, CTX, &resp[..r], &mut out)
+            .unwrap_err();
+        assert_eq!(e.error, Error::DecryptionFailed);
+        resp[r - 1] ^= 1;
+        let k = cs
+            .open_response(e.into_token(), CTX, &resp[..r], &mut out)
+            .unwrap();
+        assert_eq!(&out[..k], b"ok");
+    }
 }

@@ -58,6 +58,8 @@ pub struct scv2_server {
 /// expiry and payload (`scv2_server_handshake_respond`, once). Holds `prk1`, zeroized when it
 /// responds or is freed. Thread safety: internally locked.
 pub struct scv2_server_handshake {
+    /// The suite of the key the type 1 named (kept for the size of the answer).
+    pub(crate) suite: scv2::Suite,
     pub(crate) inner: Mutex<Option<AcceptedHandshake>>,
     pub(crate) config: ServerConfig,
 }

@@ -15,8 +15,10 @@
 //! by cbindgen (`scripts/gen-header.sh`, checked by `tests/header.rs`).
 //!
 //! The boundary asks the core for every length, name and layout: sizes come from
-//! `scv2::sealed_len`, `max_open_len`, `key_exchange_len`, `key_exchange_response_len`; status
-//! names and numbers from `scv2::ALL_ERRORS`; the backend name from `scv2::primitives::BACKEND`.
+//! `scv2::sealed_len`, `max_open_len` and the suite's `scv2::Suite::key_exchange_len`,
+//! `key_exchange_response_len`, `public_key_len`, `private_key_len`; the suite numbers
+//! (`SCV2_SUITE_*`) from `scv2::Suite::id`; status names and numbers from `scv2::ALL_ERRORS`; the
+//! backend name from `scv2::primitives::BACKEND`.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]

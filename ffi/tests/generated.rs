@@ -151,6 +151,24 @@ fn render_c_constants() -> String {
         s.push_str(&wrap("/// ", doc));
         let _ = writeln!(s, "pub const {name}: usize = {value};");
     }
+    for suite in scv2::Suite::ALL {
+        let name = format!(
+            "SCV2_SUITE_{}",
+            suite.name().split('-').next().unwrap_or_default()
+        );
+        s.push('\n');
+        s.push_str(&wrap(
+            "/// ",
+            &format!(
+                "The suite {} (SPEC.md), as the `suite` argument of the `*_suite*` functions: \
+                 public key {} bytes, private key {} bytes.",
+                suite.name(),
+                suite.public_key_len(),
+                suite.private_key_len()
+            ),
+        ));
+        let _ = writeln!(s, "pub const {name}: u32 = {};", suite.id());
+    }
     s
 }
 

@@ -8,7 +8,10 @@
 //!   time), 1 `ClientSession::open_response`, 2 `open_response_in_place`, 3 `open_response` first
 //!   with a token of another session (`invalid_argument`), then with the session's own;
 //! - bit 2: `finish` at the session's expiry (`now = expiresAtMs`);
-//! - bit 3: the session was closed.
+//! - bit 3: the session was closed;
+//! - bit 4, with entry point 0: the hybrid suite (SPEC.md section 15): `finish` of a handshake
+//!   started from the hybrid vector case `pq-password-init-block-64`, against the harness's
+//!   model of SPEC 15.6 (`spec15`: at least 1153 bytes, low-order `F`).
 //!
 //! The response is opened as the answer to the request with the selected sequence number (the
 //! session seals a request with that number first, to get the token).
@@ -29,9 +32,11 @@ use scv2_fuzz::{
     assert_documented, expected_finish, expected_open_response, Case, Frame, FINISH_ERRORS,
     OPEN_RESPONSE_ERRORS, OTHER_CASE, PRIMARY_CASE,
 };
+use scv2_test_support::spec15::{expected_finish_hybrid, HybridCase};
 
 struct Fixture {
     case: Case,
+    hybrid: HybridCase,
     client: ClientSession,
     closed: ClientSession,
     other: ClientSession,
@@ -45,6 +50,7 @@ static FX: LazyLock<Fixture> = LazyLock::new(|| {
     let other = Case::load(OTHER_CASE).client_session();
     Fixture {
         case,
+        hybrid: HybridCase::load("pq-password-init-block-64"),
         client,
         closed,
         other,
@@ -101,6 +107,39 @@ fn finish(fx: &Fixture, f: &Frame<'_>) {
                 .seal_request(&x.ctx, &x.request, case.now_ms, &mut out)
                 .expect("seal");
             assert_eq!(&out[..n], &x.request_envelope[..], "session keys differ");
+        }
+    }
+}
+
+/// `finish` of the hybrid case's handshake.
+fn finish_hybrid(fx: &Fixture, f: &Frame<'_>) {
+    let h = &fx.hybrid;
+    let env = f.envelope;
+    let now = if f.flags & 4 != 0 {
+        h.expires_at_ms
+    } else {
+        h.now_ms
+    };
+    let got = h.client_handshake().finish(env, now);
+    scv2_fuzz::trace!("finish (hybrid): {:?}", got.as_ref().map(|_| ()));
+    let authentic = env == &h.kxr_envelope[..];
+    match (got, expected_finish_hybrid(env)) {
+        (Err(e), Err(m)) => {
+            assert_documented(e, FINISH_ERRORS, "finish");
+            assert_eq!(e, m, "finish (hybrid): wrong error (order of checks)");
+        }
+        (Err(Error::SessionExpired), Ok(())) => {
+            assert!(authentic && now >= h.expires_at_ms, "expired: {authentic}")
+        }
+        (Err(e), Ok(())) => {
+            assert_eq!(e, Error::DecryptionFailed, "finish (hybrid): wrong error");
+            assert!(!authentic, "the hybrid case's own type 130 failed: {e:?}");
+        }
+        (Ok(_), Err(m)) => panic!("hybrid finish succeeded where {m:?} was due"),
+        (Ok(cs), Ok(())) => {
+            assert!(authentic, "finish accepted a forged hybrid type 130");
+            assert_eq!(cs.session_id(), h.session_id);
+            assert_eq!(cs.app_payload(), &h.kxr_payload[..]);
         }
     }
 }
@@ -191,7 +230,9 @@ fuzz_target!(|data: &[u8]| {
     let Some(frame) = Frame::parse(&fx.case, data) else {
         return;
     };
-    if frame.flags & 3 == 0 {
+    if frame.flags & 3 == 0 && frame.flags & 16 != 0 {
+        finish_hybrid(fx, &frame);
+    } else if frame.flags & 3 == 0 {
         finish(fx, &frame);
     } else {
         open(fx, &frame);

@@ -69,6 +69,74 @@ fn check_parts(data: &[u8], env: &Envelope<'_>) {
     }
 }
 
+/// The type-1 parser common to every suite and the hybrid suite's parsers (SPEC 15.2, 15.6)
+/// against the harness's model (`spec15`), and their agreement with the X25519 parser.
+fn hybrid_parsers(data: &[u8]) {
+    use scv2_test_support::spec15::{model_common_type1, EK_LEN, HEADER2_LEN, REQ_KEY_LEN};
+    let model_any = model_prefix(data).and_then(|ty| {
+        if ty == TYPE_KEY_EXCHANGE {
+            model_common_type1(data)
+        } else {
+            Err(Error::MalformedEnvelope)
+        }
+    });
+    match (wire::parse_any_key_exchange(data), model_any) {
+        (Ok(k), Ok((key_id, req, resp))) => {
+            assert_eq!(
+                (k.key_id, k.request_key, k.response_key),
+                (key_id, req, resp)
+            );
+            assert_eq!(
+                k.header.len() + 12 + k.aead.ciphertext.len() + 16,
+                data.len()
+            );
+            assert_eq!(&data[..k.header.len()], k.header);
+            // The suite views: exactly the lengths of their suite.
+            let x = k.x25519();
+            assert_eq!(x.is_ok(), req.len() == 32 && resp.is_empty());
+            if let Ok(x) = x {
+                assert_eq!(
+                    wire::parse_key_exchange(data),
+                    Ok(x),
+                    "the two X25519 parsers differ"
+                );
+            }
+            let h = k.hybrid();
+            assert_eq!(h.is_ok(), req.len() == REQ_KEY_LEN && resp.len() == EK_LEN);
+            if let Ok(h) = h {
+                assert_eq!(&req[1088..], &h.client_ephemeral[..]);
+                assert_eq!(&req[..1088], &h.ciphertext[..]);
+                assert_eq!(resp, &h.client_kem_key[..]);
+                assert_eq!(wire::parse_hybrid_key_exchange(data), Ok(h));
+            } else {
+                assert_eq!(
+                    wire::parse_hybrid_key_exchange(data),
+                    Err(Error::MalformedEnvelope)
+                );
+            }
+        }
+        (Err(e), Err(m)) => assert_eq!(e, m, "parse_any_key_exchange: error differs"),
+        (r, m) => panic!("parse_any_key_exchange {r:?}, model {m:?}"),
+    }
+    let model130 = model_prefix(data).and_then(|ty| {
+        if ty != TYPE_KEY_EXCHANGE_RESPONSE || data.len() < HEADER2_LEN + 29 {
+            Err(Error::MalformedEnvelope)
+        } else {
+            Ok(())
+        }
+    });
+    match (wire::parse_hybrid_key_exchange_response(data), model130) {
+        (Ok(k), Ok(())) => {
+            assert_eq!(k.header, &data[..HEADER2_LEN]);
+            assert_eq!(&data[4..4 + 1088], &k.ciphertext[..]);
+            assert_eq!(&data[4 + 1088..HEADER2_LEN], &k.server_ephemeral[..]);
+            assert_eq!(HEADER2_LEN + 12 + k.aead.ciphertext.len() + 16, data.len());
+        }
+        (Err(e), Err(m)) => assert_eq!(e, m, "parse_hybrid_key_exchange_response: error differs"),
+        (r, m) => panic!("parse_hybrid_key_exchange_response {r:?}, model {m:?}"),
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     // parse_any against the model.
     let any = wire::parse_any(data);
@@ -115,6 +183,8 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(successes == 1, any.is_ok());
 
     // The web form.
+    hybrid_parsers(data);
+
     match web::decode(data, 1 << 16) {
         Ok(bytes) => {
             let form = web::encode(&bytes);

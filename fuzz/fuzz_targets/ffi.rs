@@ -15,7 +15,13 @@
 //!   3 `scv2_client_open_response` for a sequence number that is not outstanding;
 //! - bit 2: at the session's expiry (`accept`: `now = u64::MAX`);
 //! - bit 3: size query (`out = NULL`, `out_cap = 0`) first;
-//! - bit 4 (server): the session has already opened the case's six requests;
+//! - bit 4 (server): the session has already opened the case's six requests; with entry point 0,
+//!   and on the client side with entry point 0: the hybrid suite (SPEC.md section 15), i.e.
+//!   `scv2_server_accept` at a key set holding the hybrid vector case
+//!   `pq-password-init-block-64`'s key (loaded with `scv2_server_add_suite_key`, 96 bytes), and
+//!   `scv2_client_handshake_finish` of a handshake started with
+//!   `scv2_client_handshake_start_hybrid_for_test_vectors` from a hybrid pin
+//!   (`scv2_client_config_pin_public_key_base64`), against the model of SPEC 15.6 (`spec15`);
 //! - bit 5: the envelope pointer is NULL (with the real length);
 //! - bit 6: the envelope length lies: above the cap (`max + 1`, `isize::MAX + 1` or
 //!   `usize::MAX`, by the capacity byte) with a pointer to the real, shorter bytes.
@@ -36,12 +42,13 @@ use std::ptr::{null, null_mut};
 use std::sync::{LazyLock, Mutex};
 
 use libfuzzer_sys::fuzz_target;
-use scv2_ffi::*;
 use scv2::{max_open_len, ClientSession, Error, Limits};
+use scv2_ffi::*;
 use scv2_fuzz::{
     expected_accept, expected_finish, expected_open_request, expected_open_response, Case, Frame,
     Window, PRIMARY_CASE,
 };
+use scv2_test_support::spec15::{expected_accept_hybrid, expected_finish_hybrid, HybridCase};
 
 fn st(e: Error) -> scv2_status {
     scv2_status::from(e.code())
@@ -127,6 +134,9 @@ struct Handles {
     config: *mut scv2_client_config,
     /// A client session with the case's six requests sealed (outstanding 1..=6).
     client: *mut scv2_client_session,
+    /// A key set holding only the hybrid case's key, and a configuration pinning it.
+    pq_server: *mut scv2_server,
+    pq_config: *mut scv2_client_config,
 }
 
 // SAFETY: the handles are only touched with the fixture's mutex held (and the C ABI documents
@@ -135,6 +145,7 @@ unsafe impl Send for Handles {}
 
 struct Fx {
     case: Case,
+    hybrid: HybridCase,
     /// Re-seals an opened request to prove it authentic (the Rust API, same keys).
     core_client: ClientSession,
     handles: Mutex<Option<Handles>>,
@@ -145,6 +156,7 @@ static FX: LazyLock<Fx> = LazyLock::new(|| {
     let core_client = case.client_session();
     Fx {
         case,
+        hybrid: HybridCase::load("pq-password-init-block-64"),
         core_client,
         handles: Mutex::new(None),
     }
@@ -213,7 +225,81 @@ fn client_handshake(case: &Case, config: *const scv2_client_config) -> *mut scv2
     hs
 }
 
-fn build(case: &Case) -> Handles {
+/// The hybrid key set and pin, through the suite functions of the C ABI.
+fn build_hybrid(h: &HybridCase) -> (*mut scv2_server, *mut scv2_client_config) {
+    let mut server = null_mut();
+    let mut config = null_mut();
+    let doc = h.server_key().document();
+    // SAFETY: out-pointers valid; inputs valid for their lengths.
+    unsafe {
+        ok(scv2_server_new(h.padding_block, 0, &mut server));
+        ok(scv2_server_add_suite_key(
+            server,
+            SCV2_SUITE_X25519MLKEM768,
+            h.key_id.as_ptr(),
+            h.key_id.len(),
+            h.private.as_ptr(),
+            h.private.len(),
+            0,
+            0,
+        ));
+        ok(scv2_client_config_new(&mut config));
+        ok(scv2_client_config_pin_public_key_base64(
+            config,
+            SCV2_SUITE_X25519MLKEM768,
+            h.key_id.as_ptr(),
+            h.key_id.len(),
+            doc.public_key.as_ptr(),
+            doc.public_key.len(),
+        ));
+        ok(scv2_client_config_set_padding_block(
+            config,
+            h.padding_block,
+        ));
+    }
+    (server, config)
+}
+
+/// A hybrid client handshake of the case, through
+/// `scv2_client_handshake_start_hybrid_for_test_vectors`.
+fn hybrid_handshake(
+    h: &HybridCase,
+    config: *const scv2_client_config,
+) -> *mut scv2_client_handshake {
+    let mut hs = null_mut();
+    let mut out = vec![0u8; h.kx_envelope.len()];
+    let mut len = 0usize;
+    // SAFETY: live config, buffers valid for their lengths.
+    unsafe {
+        ok(scv2_client_handshake_start_hybrid_for_test_vectors(
+            config,
+            h.key_id.as_ptr(),
+            h.key_id.len(),
+            h.kx_payload.as_ptr(),
+            h.kx_payload.len(),
+            h.e.as_ptr(),
+            32,
+            h.client_seed.as_ptr(),
+            64,
+            h.m1.as_ptr(),
+            32,
+            h.iv1.as_ptr(),
+            12,
+            out.as_mut_ptr(),
+            out.len(),
+            &mut len,
+            &mut hs,
+        ));
+    }
+    assert_eq!(
+        &out[..len],
+        &h.kx_envelope[..],
+        "hybrid kx through the C ABI"
+    );
+    hs
+}
+
+fn build(case: &Case, hybrid: &HybridCase) -> Handles {
     let mut server = null_mut();
     let mut config = null_mut();
     let mut client = null_mut();
@@ -305,12 +391,15 @@ fn build(case: &Case) -> Handles {
         }
         assert_eq!((seq, &out[..len]), (x.seq, &x.request[..]));
     }
+    let (pq_server, pq_config) = build_hybrid(hybrid);
     Handles {
         server,
         fresh,
         opened,
         config,
         client,
+        pq_server,
+        pq_config,
     }
 }
 
@@ -322,6 +411,8 @@ fn free(h: Handles) {
         scv2_client_session_free(h.client);
         scv2_client_config_free(h.config);
         scv2_server_free(h.server);
+        scv2_client_config_free(h.pq_config);
+        scv2_server_free(h.pq_server);
     }
 }
 
@@ -429,6 +520,88 @@ fn accept(fx: &Fx, h: &Handles, f: &Frame<'_>) {
     if got != SCV2_OK {
         assert!(hs.is_null(), "a handle was written on failure");
     }
+}
+
+/// `scv2_server_accept` at the hybrid key set.
+fn accept_hybrid(fx: &Fx, h: &Handles, f: &Frame<'_>) {
+    let pq = &fx.hybrid;
+    let (ptr, len) = envelope_arg(f, Limits::default().max_envelope);
+    let now = if f.flags & 4 != 0 {
+        u64::MAX
+    } else {
+        pq.now_ms
+    };
+    let mut hs = null_mut();
+    // SAFETY: as in `accept`.
+    let got = unsafe { scv2_server_accept(h.pq_server, ptr, len, now, &mut hs) };
+    documented(got, ACCEPT, "scv2_server_accept (hybrid)");
+    scv2_fuzz::trace!("ffi accept (hybrid): {got}");
+    let want = input_check(ptr, len, Limits::default().max_envelope).and_then(|()| {
+        expected_accept_hybrid(pq.key_id.as_bytes(), None, f.envelope)
+            .map(drop)
+            .map_err(st)
+    });
+    match want {
+        Err(w) => assert_eq!(got, w, "scv2_server_accept (hybrid)"),
+        Ok(()) if got == SCV2_OK => {
+            assert_eq!(
+                f.envelope,
+                &pq.kx_envelope[..],
+                "a forged hybrid type 1 accepted"
+            );
+            let mut out = vec![0u8; 64];
+            let mut n = 0usize;
+            // SAFETY: live handle, buffer valid.
+            unsafe {
+                ok(scv2_server_handshake_payload(
+                    hs,
+                    out.as_mut_ptr(),
+                    out.len(),
+                    &mut n,
+                ));
+                scv2_server_handshake_free(hs);
+            }
+            assert_eq!(&out[..n], &pq.kx_payload[..]);
+        }
+        Ok(()) => assert_eq!(got, SCV2_DECRYPTION_FAILED, "scv2_server_accept (hybrid)"),
+    }
+    if got != SCV2_OK {
+        assert!(hs.is_null(), "a handle was written on failure");
+    }
+}
+
+/// `scv2_client_handshake_finish` of the hybrid handshake.
+fn finish_hybrid(fx: &Fx, h: &Handles, f: &Frame<'_>) {
+    let pq = &fx.hybrid;
+    let now = if f.flags & 4 != 0 {
+        pq.expires_at_ms
+    } else {
+        pq.now_ms
+    };
+    let (ptr, len) = envelope_arg(f, Limits::default().max_envelope);
+    let hs = hybrid_handshake(pq, h.pq_config);
+    let mut session = null_mut();
+    // SAFETY: as in `finish`.
+    let got = unsafe { scv2_client_handshake_finish(hs, ptr, len, now, &mut session) };
+    documented(got, FINISH, "scv2_client_handshake_finish (hybrid)");
+    let authentic = f.envelope == &pq.kxr_envelope[..];
+    match input_check(ptr, len, Limits::default().max_envelope)
+        .and_then(|()| expected_finish_hybrid(f.envelope).map_err(st))
+    {
+        Err(w) => assert_eq!(got, w, "scv2_client_handshake_finish (hybrid)"),
+        Ok(()) if authentic && now >= pq.expires_at_ms => assert_eq!(got, SCV2_SESSION_EXPIRED),
+        Ok(()) if authentic => {
+            assert_eq!(got, SCV2_OK, "the hybrid case's type 130");
+            // SAFETY: live session, freed once.
+            unsafe { scv2_client_session_free(session) };
+        }
+        Ok(()) => assert_eq!(got, SCV2_DECRYPTION_FAILED, "forged hybrid type 130"),
+    }
+    if got != SCV2_OK {
+        assert!(session.is_null(), "a session was written on failure");
+    }
+    // SAFETY: live handle, freed once.
+    unsafe { scv2_client_handshake_free(hs) };
 }
 
 /// Returns whether the session's state changed (a request was accepted).
@@ -898,6 +1071,17 @@ fn size_helpers(f: &Frame<'_>) {
             0
         };
         assert_eq!(scv2_type130_len(s, x, b), t130);
+        // The suite helpers, for the two suites and unknown ids.
+        let id = u32::from(f.flags % 4);
+        let suite = scv2::Suite::from_id(id);
+        let st1 = suite.map_or(0, |su| limit(su.key_exchange_len(k, x, b)));
+        assert_eq!(scv2_suite_type1_len(id, k, x, b), st1);
+        let st130 = suite.map_or(0, |su| limit(su.key_exchange_response_len(s, x, b)));
+        assert_eq!(scv2_suite_type130_len(id, s, x, b), st130);
+        assert_eq!(
+            scv2_suite_public_key_len(id),
+            suite.map_or(0, |su| su.public_key_len())
+        );
     }
 }
 
@@ -908,9 +1092,14 @@ fuzz_target!(|data: &[u8]| {
     };
     size_helpers(&frame);
     let mut guard = fx.handles.lock().unwrap_or_else(|p| p.into_inner());
-    let h = guard.get_or_insert_with(|| build(&fx.case));
+    let h = guard.get_or_insert_with(|| build(&fx.case, &fx.hybrid));
+    let hybrid = frame.flags & 0x10 != 0;
     let changed = if frame.flags & 0x80 == 0 {
         match frame.flags & 3 {
+            0 if hybrid => {
+                accept_hybrid(fx, h, &frame);
+                false
+            }
             0 => {
                 accept(fx, h, &frame);
                 false
@@ -919,6 +1108,10 @@ fuzz_target!(|data: &[u8]| {
         }
     } else {
         match frame.flags & 3 {
+            0 if hybrid => {
+                finish_hybrid(fx, h, &frame);
+                false
+            }
             0 => {
                 finish(fx, h, &frame);
                 false

@@ -9,7 +9,11 @@
 //! - bit 2: at the session's expiry (`now = expiresAtMs`; for `accept`, `now = u64::MAX`);
 //! - bit 3: the session was closed;
 //! - bit 4: the session has already opened the case's six requests (so their replays, and the
-//!   file's negatives, meet a used window).
+//!   file's negatives, meet a used window);
+//! - bit 5, with entry point 0: the hybrid suite (SPEC.md section 15). `accept` runs at a server
+//!   holding the hybrid vector case `pq-password-init-block-64`'s key and the primary case's
+//!   X25519-suite key, against the harness's model of SPEC 15.6 (`spec15`): the lengths of the
+//!   key's suite after the key-id lookup, the encapsulation-key check of `ek_e`, low-order `E`.
 //!
 //! Properties: no panic; every error is documented for the entry point AND is exactly the one
 //! SPEC.md section 10 decides wherever the input determines it (caps, magic, version, type,
@@ -29,10 +33,14 @@ use scv2_fuzz::{
     assert_documented, expected_accept, expected_open_request, Case, Frame, Window, ACCEPT_ERRORS,
     OPEN_REQUEST_ERRORS, PRIMARY_CASE,
 };
+use scv2_test_support::spec15::{expected_accept_hybrid, HybridCase};
 
 struct Fixture {
     case: Case,
     server: Server,
+    /// The hybrid case, and a server holding its key and the primary case's X25519 key.
+    hybrid: HybridCase,
+    both: Server,
     /// Re-seals an opened request to prove it authentic.
     client: ClientSession,
     storage: StorageKey,
@@ -58,9 +66,18 @@ static FX: LazyLock<Fixture> = LazyLock::new(|| {
     }
     let opened = ss.export(&storage, &mut OsRng).expect("export");
     let client = case.client_session();
+    let hybrid = HybridCase::load("pq-password-init-block-64");
+    let mut both = hybrid.server();
+    both.add_key(
+        scv2::ServerKey::from_private_bytes(&case.key_id, &case.server_static_private, 0, None)
+            .expect("key"),
+    )
+    .expect("add");
     Fixture {
         case,
         server,
+        hybrid,
+        both,
         client,
         storage,
         fresh,
@@ -100,6 +117,49 @@ fn accept(fx: &Fixture, f: &Frame<'_>) {
                 )
                 .expect("respond");
             assert_eq!(kxr, case.kxr_envelope, "respond is not deterministic");
+        }
+    }
+}
+
+/// `accept` at the server holding keys of both suites.
+fn accept_hybrid(fx: &Fixture, f: &Frame<'_>) {
+    let (h, x) = (&fx.hybrid, &fx.case);
+    let env = f.envelope;
+    let got = fx.both.accept(env, h.now_ms);
+    let expected = expected_accept_hybrid(h.key_id.as_bytes(), Some(x.key_id.as_bytes()), env);
+    scv2_fuzz::trace!(
+        "accept (both suites): {:?}",
+        got.as_ref().map(|a| a.suite())
+    );
+    match (got, expected) {
+        (Err(e), Err(m)) => {
+            assert_documented(e, ACCEPT_ERRORS, "accept");
+            assert_eq!(e, m, "accept (both suites): wrong error (order of checks)");
+        }
+        (Err(e), Ok(_)) => assert_eq!(e, Error::DecryptionFailed, "accept: wrong error"),
+        (Ok(acc), Err(m)) => panic!("accept succeeded where {m:?} was due: {acc:?}"),
+        (Ok(acc), Ok(suite)) => {
+            assert_eq!(acc.suite(), suite, "accepted in another suite");
+            if suite == scv2::Suite::X25519 {
+                assert_eq!(env, &x.kx_envelope[..], "accept: a forged type 1 opened");
+                return;
+            }
+            assert_eq!(
+                env,
+                &h.kx_envelope[..],
+                "accept: a forged hybrid type 1 opened"
+            );
+            assert_eq!(acc.payload(), &h.kx_payload[..]);
+            let (_, kxr) = acc
+                .respond_hybrid_with_ephemeral_for_test_vectors(
+                    &h.session_id,
+                    h.expires_at_ms,
+                    &h.kxr_payload,
+                    h.f,
+                    h.m2,
+                )
+                .expect("respond");
+            assert_eq!(kxr, h.kxr_envelope, "respond is not deterministic");
         }
     }
 }
@@ -273,7 +333,9 @@ fuzz_target!(|data: &[u8]| {
     let Some(frame) = Frame::parse(&fx.case, data) else {
         return;
     };
-    if frame.flags & 3 == 0 {
+    if frame.flags & 3 == 0 && frame.flags & 32 != 0 {
+        accept_hybrid(fx, &frame);
+    } else if frame.flags & 3 == 0 {
         accept(fx, &frame);
     } else {
         open(fx, &frame);

@@ -17,7 +17,9 @@ Used through `scv2_ref.py` (which dispatches on a vector file's `suite`):
     python3 tests/interop/scv2_ref.py --write-hybrid-vectors OUT.json
 
 Places where section 15 left a choice to the reader are marked `SPEC-NOTE §15.x` in the code
-(`grep -n SPEC-NOTE tests/interop/scv2_hybrid.py`).
+(`grep -n SPEC-NOTE tests/interop/scv2_hybrid.py`).  Every one of them has since been folded into
+SPEC.md as a precise rule (sections 14, 15.2, 15.3, 15.5, 15.6 and 15.9), each as this module
+reads it; the notes stay as the record of where the earlier text was open.
 """
 from __future__ import annotations
 

@@ -9,9 +9,13 @@ use std::sync::{Mutex, RwLock};
 
 use scv2::primitives::X25519_LEN;
 use scv2::{ClientConfig, ClientHandshake, Error, Limits, OsRng, PinnedKey, MAX_KEY_ID_LEN};
+
+use super::suite_of;
 use zeroize::Zeroize;
 
-use super::{copy_out, fixed, id, lock, read, write, Output, MAX_SPKI_BASE64_LEN};
+use super::{
+    copy_out, fixed, id, lock, read, write, Output, MAX_PUBLIC_KEY_BASE64_LEN, MAX_SPKI_BASE64_LEN,
+};
 use crate::handles::{scv2_client_config, scv2_client_handshake, scv2_client_session};
 use crate::table::TokenTable;
 
@@ -49,6 +53,40 @@ pub fn client_config_pin_spki_base64(
     }
     let b64 = core::str::from_utf8(spki_base64).map_err(|_| Error::InvalidPublicKey)?;
     let pin = PinnedKey::from_spki_base64(key_id, b64)?;
+    write(&config.inner).pin(pin);
+    Ok(())
+}
+
+/// Pin a raw public key of `suite` (a `SCV2_SUITE_*` id): 32 bytes `S`, or 1216 bytes
+/// `ek_s || S` for the hybrid suite. `scv2_client_config_pin_suite`.
+pub fn client_config_pin_suite(
+    config: &scv2_client_config,
+    suite: u32,
+    key_id: &[u8],
+    public_key: &[u8],
+) -> Result<(), Error> {
+    let suite = suite_of(suite)?;
+    let key_id = id(key_id, MAX_KEY_ID_LEN)?;
+    let pin = PinnedKey::with_suite(key_id, suite, public_key)?;
+    write(&config.inner).pin(pin);
+    Ok(())
+}
+
+/// Pin a key of `suite` given as the document's `publicKey`.
+/// `scv2_client_config_pin_public_key_base64`.
+pub fn client_config_pin_public_key_base64(
+    config: &scv2_client_config,
+    suite: u32,
+    key_id: &[u8],
+    public_key_base64: &[u8],
+) -> Result<(), Error> {
+    let suite = suite_of(suite)?;
+    let key_id = id(key_id, MAX_KEY_ID_LEN)?;
+    if public_key_base64.len() > MAX_PUBLIC_KEY_BASE64_LEN {
+        return Err(Error::PayloadTooLarge);
+    }
+    let b64 = core::str::from_utf8(public_key_base64).map_err(|_| Error::InvalidPublicKey)?;
+    let pin = PinnedKey::from_public_key_base64(key_id, suite, b64)?;
     write(&config.inner).pin(pin);
     Ok(())
 }
@@ -101,6 +139,38 @@ pub fn client_handshake_start_for_test_vectors<'o>(
     })
 }
 
+/// [`client_handshake_start`] for a hybrid pin with every input fixed: `e`, the 64-byte ML-KEM
+/// seed, `m1` and `iv1` (test vectors only).
+/// `scv2_client_handshake_start_hybrid_for_test_vectors`.
+#[cfg(feature = "test-vectors")]
+#[allow(clippy::too_many_arguments)] // one per argument of the C function
+pub fn client_handshake_start_hybrid_for_test_vectors<'o>(
+    config: &scv2_client_config,
+    key_id: &[u8],
+    payload: &[u8],
+    ephemeral_private: &[u8],
+    mlkem_seed: &[u8],
+    encaps_randomness: &[u8],
+    iv1: &[u8],
+    out: impl Output<'o>,
+) -> Result<(scv2_client_handshake, usize), Error> {
+    let e = zeroize::Zeroizing::new(fixed::<X25519_LEN>(ephemeral_private)?);
+    let kem = scv2::HybridClientTestInputs {
+        mlkem_seed: fixed::<{ scv2::primitives::MLKEM_SEED_LEN }>(mlkem_seed)?,
+        encaps_randomness: fixed::<{ scv2::primitives::MLKEM_ENCAPS_RANDOMNESS_LEN }>(
+            encaps_randomness,
+        )?,
+    };
+    let iv1 = fixed::<{ scv2::primitives::NONCE_LEN }>(iv1)?;
+    start(config, key_id, payload, out, |c, k, p, out| {
+        let (hs, env) =
+            ClientHandshake::start_hybrid_with_ephemeral_for_test_vectors(c, k, p, *e, kem, iv1)?;
+        let dst = out.get_mut(..env.len()).ok_or(Error::BufferTooSmall)?;
+        dst.copy_from_slice(&env);
+        Ok((hs, env.len()))
+    })
+}
+
 fn start<'o>(
     config: &scv2_client_config,
     key_id: &[u8],
@@ -111,8 +181,15 @@ fn start<'o>(
     let key_id = id(key_id, MAX_KEY_ID_LEN)?;
     // One read lock for the size and the start, so that both see the same padding block.
     let config = read(&config.inner);
-    let needed = scv2::key_exchange_len(key_id.len(), payload.len(), config.padding_block())
-        .ok_or(Error::PayloadTooLarge)?;
+    // The pin's suite decides the length; for a key id that is not pinned the start fails with
+    // `untrusted_server_key` after the size check, which then uses the X25519 suite's length.
+    let needed = match ClientHandshake::start_len(&config, key_id, payload.len()) {
+        Err(Error::UntrustedServerKey) => {
+            scv2::key_exchange_len(key_id.len(), payload.len(), config.padding_block())
+                .ok_or(Error::PayloadTooLarge)?
+        }
+        other => other?,
+    };
     let out = out.take(needed)?;
     let (hs, n) = run(&config, key_id, payload, out)?;
     Ok((

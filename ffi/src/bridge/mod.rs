@@ -32,6 +32,16 @@ use scv2::Error;
 /// SPKI in base64 is 60 characters).
 pub const MAX_SPKI_BASE64_LEN: usize = 1024;
 
+/// The longest `publicKey` text `scv2_client_config_pin_public_key_base64` reads (the hybrid
+/// suite's is 1624 characters).
+pub const MAX_PUBLIC_KEY_BASE64_LEN: usize = 4096;
+
+/// The longest raw public key of any suite (the core's; 1216 bytes).
+pub const MAX_PUBLIC_KEY_LEN: usize = scv2::MAX_PUBLIC_KEY_LEN;
+
+/// The longest private key form of any suite (the core's; 96 bytes).
+pub const MAX_PRIVATE_KEY_LEN: usize = scv2::MAX_PRIVATE_KEY_LEN;
+
 /// The caller's output buffer. An operation asks it for exactly the bytes the core needs
 /// ([`Output::take`]) before it runs; an implementation refuses a shorter buffer with
 /// [`Error::BufferTooSmall`] and reports the size needed its own way (the C ABI writes it to
@@ -115,6 +125,33 @@ pub fn max_open_len(envelope_len: usize) -> usize {
 /// Bytes of a type 1 (0: invalid arguments). `scv2_type1_len`.
 pub fn type1_len(key_id_len: usize, payload_len: usize, padding_block: usize) -> usize {
     scv2::key_exchange_len(key_id_len, payload_len, padding_block).unwrap_or(0)
+}
+
+/// Bytes of a type 1 of suite `suite` (0: invalid arguments or suite). `scv2_suite_type1_len`.
+pub fn suite_type1_len(suite: u32, key_id_len: usize, payload_len: usize, block: usize) -> usize {
+    suite_of(suite)
+        .ok()
+        .and_then(|s| s.key_exchange_len(key_id_len, payload_len, block))
+        .unwrap_or(0)
+}
+
+/// Bytes of a type 130 of suite `suite` (0: invalid arguments or suite).
+/// `scv2_suite_type130_len`.
+pub fn suite_type130_len(suite: u32, sid_len: usize, app_len: usize, block: usize) -> usize {
+    suite_of(suite)
+        .ok()
+        .and_then(|s| s.key_exchange_response_len(sid_len, app_len, block))
+        .unwrap_or(0)
+}
+
+/// Bytes of a raw public key of suite `suite` (0: unknown suite). `scv2_suite_public_key_len`.
+pub fn suite_public_key_len(suite: u32) -> usize {
+    suite_of(suite).map_or(0, |s| s.public_key_len())
+}
+
+/// Bytes of a private key of suite `suite` (0: unknown suite). `scv2_suite_private_key_len`.
+pub fn suite_private_key_len(suite: u32) -> usize {
+    suite_of(suite).map_or(0, |s| s.private_key_len())
 }
 
 /// Bytes of a type 130 (0: invalid arguments). `scv2_type130_len`.

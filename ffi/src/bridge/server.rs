@@ -9,7 +9,7 @@ use std::sync::{Mutex, RwLock};
 
 use scv2::primitives::X25519_LEN;
 use scv2::{
-    Error, Limits, OsRng, Server, ServerConfig, ServerKey, GENERATED_SESSION_ID_LEN,
+    Error, Limits, OsRng, Server, ServerConfig, ServerKey, Suite, GENERATED_SESSION_ID_LEN,
     MAX_KEY_ID_LEN, MAX_SESSION_ID_LEN,
 };
 use zeroize::{Zeroize, Zeroizing};
@@ -56,6 +56,63 @@ pub fn server_add_key(
     write(&server.inner).add_key(key)
 }
 
+/// Add a key of `suite` (a `SCV2_SUITE_*` id) from its private form (`Suite::private_key_len`
+/// bytes: 32, or 96 for the hybrid suite). `scv2_server_add_suite_key`.
+pub fn server_add_suite_key(
+    server: &scv2_server,
+    suite: u32,
+    key_id: &[u8],
+    private_key: &[u8],
+    created_at_ms: u64,
+    expires_at_ms: u64,
+) -> Result<(), Error> {
+    let suite = suite_of(suite)?;
+    let key_id = id(key_id, MAX_KEY_ID_LEN)?;
+    let key = ServerKey::from_private_key(
+        suite,
+        key_id,
+        private_key,
+        created_at_ms,
+        expiry(expires_at_ms),
+    )?;
+    write(&server.inner).add_key(key)
+}
+
+/// Generate a key of `suite` with the OS RNG and add it. `scv2_server_generate_suite_key`.
+pub fn server_generate_suite_key(
+    server: &scv2_server,
+    suite: u32,
+    key_id: &[u8],
+    created_at_ms: u64,
+    expires_at_ms: u64,
+) -> Result<(), Error> {
+    let suite = suite_of(suite)?;
+    let key_id = id(key_id, MAX_KEY_ID_LEN)?;
+    let key = ServerKey::generate_with_suite(
+        suite,
+        key_id,
+        created_at_ms,
+        expiry(expires_at_ms),
+        &mut OsRng,
+    )?;
+    write(&server.inner).add_key(key)
+}
+
+/// The suite of a `SCV2_SUITE_*` id, else [`Error::InvalidArgument`].
+pub fn suite_of(id: u32) -> Result<Suite, Error> {
+    Suite::from_id(id).ok_or(Error::InvalidArgument)
+}
+
+/// The suite id of the key `key_id`. `scv2_server_key_suite`.
+pub fn server_key_suite(server: &scv2_server, key_id: &[u8]) -> Result<u32, Error> {
+    let key_id = id(key_id, MAX_KEY_ID_LEN)?;
+    Ok(read(&server.inner)
+        .key(key_id)
+        .ok_or(Error::UnknownKeyId)?
+        .suite()
+        .id())
+}
+
 /// Generate a key with the OS RNG and add it. `scv2_server_generate_key`.
 pub fn server_generate_key(
     server: &scv2_server,
@@ -78,18 +135,17 @@ pub fn server_remove_key(server: &scv2_server, key_id: &[u8]) -> Result<(), Erro
     }
 }
 
-/// The raw public key of `key_id`. `scv2_server_public_key`.
+/// The raw public key of `key_id` in its suite's form (32 bytes `S`, or 1216 bytes
+/// `ek_s || S`). `scv2_server_public_key`.
 pub fn server_public_key<'o>(
     server: &scv2_server,
     key_id: &[u8],
     out: impl Output<'o>,
 ) -> Result<usize, Error> {
     let key_id = id(key_id, MAX_KEY_ID_LEN)?;
-    let public = *read(&server.inner)
-        .key(key_id)
-        .ok_or(Error::UnknownKeyId)?
-        .public_key();
-    copy_out(&public, out)
+    let guard = read(&server.inner);
+    let key = guard.key(key_id).ok_or(Error::UnknownKeyId)?;
+    copy_out(key.public_key_bytes(), out)
 }
 
 /// The limits the key set's sessions check their inputs against.
@@ -114,6 +170,7 @@ pub fn server_accept(
     let guard = read(&server.inner);
     let accepted = guard.accept(envelope, now_ms)?;
     Ok(scv2_server_handshake {
+        suite: accepted.suite(),
         inner: Mutex::new(Some(accepted)),
         config: *guard.config(),
     })
@@ -205,9 +262,10 @@ fn respond<'o>(
         None => None,
     };
     let sid_len = sid.map_or(GENERATED_SESSION_ID_LEN, str::len);
-    let needed =
-        scv2::key_exchange_response_len(sid_len, app_payload.len(), hs.config.padding_block())
-            .ok_or(Error::PayloadTooLarge)?;
+    let needed = hs
+        .suite
+        .key_exchange_response_len(sid_len, app_payload.len(), hs.config.padding_block())
+        .ok_or(Error::PayloadTooLarge)?;
     let out = out.take(needed)?;
     // Generated after the size check, so that a short buffer draws no randomness.
     let generated;

@@ -92,6 +92,77 @@ pub unsafe extern "C" fn scv2_client_config_pin_spki_base64(
     })
 }
 
+/// Pin a raw server public key of suite `suite` (`SCV2_SUITE_X25519`: the 32 bytes `S`;
+/// `SCV2_SUITE_X25519MLKEM768`: the 1216 bytes `ek_s || S`, whose `ek_s` must pass FIPS 203's
+/// encapsulation-key check). The handshake with this key id then runs in the pin's suite (never
+/// one a document names). Pinning a key id again replaces the earlier pin.
+///
+/// Returns `SCV2_OK`, `SCV2_INVALID_ARGUMENT` (NULL config, unknown suite, bad key id,
+/// `public_key_len` above 1216), `SCV2_INVALID_PUBLIC_KEY` (not the suite's length, or `ek_s`
+/// fails the check), `SCV2_INTERNAL`.
+///
+/// # Safety
+/// As for `scv2_client_config_pin`.
+#[no_mangle]
+pub unsafe extern "C" fn scv2_client_config_pin_suite(
+    config: *mut scv2_client_config,
+    suite: u32,
+    key_id: *const u8,
+    key_id_len: usize,
+    public_key: *const u8,
+    public_key_len: usize,
+) -> scv2_status {
+    ffi_boundary!(SCV2_INTERNAL, {
+        let config = handle!(config);
+        let key_id = input!(key_id, key_id_len, MAX_KEY_ID_LEN, INVALID_ARGUMENT);
+        let public_key = input!(
+            public_key,
+            public_key_len,
+            bridge::MAX_PUBLIC_KEY_LEN,
+            INVALID_ARGUMENT
+        );
+        done(
+            bridge::client_config_pin_suite(config, suite, key_id, public_key),
+            |()| {},
+        )
+    })
+}
+
+/// Pin a server key of suite `suite` given as the public-key document's `publicKey` field (not
+/// NUL-terminated): base64 of the X25519 SPKI for `SCV2_SUITE_X25519`, canonical standard base64
+/// of the 1216 bytes `ek_s || S` for `SCV2_SUITE_X25519MLKEM768`. The suite is the caller's (its
+/// configuration), never the document's `algorithm`.
+///
+/// Returns `SCV2_OK`, `SCV2_INVALID_ARGUMENT` (NULL config, unknown suite, bad key id),
+/// `SCV2_INVALID_PUBLIC_KEY` (not a key of the suite), `SCV2_PAYLOAD_TOO_LARGE`
+/// (`public_key_base64_len` > 4096), `SCV2_INTERNAL`.
+///
+/// # Safety
+/// As for `scv2_client_config_pin`.
+#[no_mangle]
+pub unsafe extern "C" fn scv2_client_config_pin_public_key_base64(
+    config: *mut scv2_client_config,
+    suite: u32,
+    key_id: *const u8,
+    key_id_len: usize,
+    public_key_base64: *const u8,
+    public_key_base64_len: usize,
+) -> scv2_status {
+    ffi_boundary!(SCV2_INTERNAL, {
+        let config = handle!(config);
+        let key_id = input!(key_id, key_id_len, MAX_KEY_ID_LEN, INVALID_ARGUMENT);
+        let b64 = input!(
+            public_key_base64,
+            public_key_base64_len,
+            bridge::MAX_PUBLIC_KEY_BASE64_LEN
+        );
+        done(
+            bridge::client_config_pin_public_key_base64(config, suite, key_id, b64),
+            |()| {},
+        )
+    })
+}
+
 /// Set the padding block (1..=4096) for everything sessions started from this configuration send.
 ///
 /// Returns `SCV2_OK`, `SCV2_INVALID_ARGUMENT` (NULL config, block out of range), `SCV2_INTERNAL`.
@@ -219,6 +290,76 @@ pub unsafe extern "C" fn scv2_client_handshake_start_for_test_vectors(
         let out = output!(out, out_cap, &out_len, [payload, key_id, e, iv1]);
         done(
             bridge::client_handshake_start_for_test_vectors(config, key_id, payload, e, iv1, out),
+            |(hs, n)| {
+                out_len.set(n);
+                out_handshake.publish(hs);
+            },
+        )
+    })
+}
+
+/// TEST ONLY (feature `test-vectors`, never in release builds): `scv2_client_handshake_start` for
+/// a key pinned in the hybrid suite, with every input fixed: the 32-byte X25519 ephemeral private
+/// key, the 64-byte ML-KEM seed `d || z`, the 32-byte encapsulation randomness `m1` and the
+/// 12-byte `iv1`, to rebuild the hybrid test vectors.
+///
+/// Returns the codes of `scv2_client_handshake_start`; `SCV2_INVALID_ARGUMENT` also when a fixed
+/// input has another length or the pin is not of the hybrid suite.
+///
+/// # Safety
+/// As for `scv2_client_handshake_start`.
+#[cfg(feature = "test-vectors")]
+#[no_mangle]
+pub unsafe extern "C" fn scv2_client_handshake_start_hybrid_for_test_vectors(
+    config: *const scv2_client_config,
+    key_id: *const u8,
+    key_id_len: usize,
+    payload: *const u8,
+    payload_len: usize,
+    ephemeral_private: *const u8,
+    ephemeral_private_len: usize,
+    mlkem_seed: *const u8,
+    mlkem_seed_len: usize,
+    encaps_randomness: *const u8,
+    encaps_randomness_len: usize,
+    iv1: *const u8,
+    iv1_len: usize,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: *mut usize,
+    out_handshake: *mut *mut scv2_client_handshake,
+) -> scv2_status {
+    ffi_boundary!(SCV2_INTERNAL, {
+        let e = input!(
+            ephemeral_private,
+            ephemeral_private_len,
+            KEY_LEN,
+            INVALID_ARGUMENT
+        );
+        let seed = input!(
+            mlkem_seed,
+            mlkem_seed_len,
+            scv2::primitives::MLKEM_SEED_LEN,
+            INVALID_ARGUMENT
+        );
+        let m1 = input!(
+            encaps_randomness,
+            encaps_randomness_len,
+            scv2::primitives::MLKEM_ENCAPS_RANDOMNESS_LEN,
+            INVALID_ARGUMENT
+        );
+        let iv1 = input!(iv1, iv1_len, IV1_LEN, INVALID_ARGUMENT);
+        let out_len = out_ptr!(out_len);
+        let out_handshake = out_ptr!(out_handshake);
+        let config = handle!(config);
+        let max_payload = bridge::client_config_limits(config).max_payload;
+        let key_id = input!(key_id, key_id_len, MAX_KEY_ID_LEN, INVALID_ARGUMENT);
+        let payload = input!(payload, payload_len, max_payload);
+        let out = output!(out, out_cap, &out_len, [payload, key_id, e, seed, m1, iv1]);
+        done(
+            bridge::client_handshake_start_hybrid_for_test_vectors(
+                config, key_id, payload, e, seed, m1, iv1, out,
+            ),
             |(hs, n)| {
                 out_len.set(n);
                 out_handshake.publish(hs);

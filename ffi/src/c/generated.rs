@@ -81,3 +81,11 @@ pub const SCV2_MAX_KEY_ID_LEN: usize = 255;
 
 /// The longest session id (bytes).
 pub const SCV2_MAX_SESSION_ID_LEN: usize = 64;
+
+/// The suite X25519-HKDF-SHA256-AES-256-GCM (SPEC.md), as the `suite` argument of the `*_suite*`
+/// functions: public key 32 bytes, private key 32 bytes.
+pub const SCV2_SUITE_X25519: u32 = 1;
+
+/// The suite X25519MLKEM768-HKDF-SHA256-AES-256-GCM (SPEC.md), as the `suite` argument of the
+/// `*_suite*` functions: public key 1216 bytes, private key 96 bytes.
+pub const SCV2_SUITE_X25519MLKEM768: u32 = 2;

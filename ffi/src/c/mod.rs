@@ -127,6 +127,54 @@ pub extern "C" fn scv2_type130_len(
     })
 }
 
+/// Exact bytes of the type-1 envelope of suite `suite` (`SCV2_SUITE_*`) for a key id of
+/// `key_id_len` bytes, a payload of `payload_len` bytes and padding block `padding_block`
+/// (`scv2_client_handshake_start` writes this many for a key id pinned in that suite).
+///
+/// Returns 0 for an unknown suite, and as `scv2_type1_len`. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn scv2_suite_type1_len(
+    suite: u32,
+    key_id_len: usize,
+    payload_len: usize,
+    padding_block: usize,
+) -> usize {
+    ffi_boundary!(0, {
+        bridge::suite_type1_len(suite, key_id_len, payload_len, padding_block)
+    })
+}
+
+/// Exact bytes of the type-130 envelope of suite `suite` (`SCV2_SUITE_*`; the suite of the key
+/// the type 1 named) for a session id of `session_id_len` bytes, an application payload of
+/// `app_payload_len` bytes and padding block `padding_block`.
+///
+/// Returns 0 for an unknown suite, and as `scv2_type130_len`. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn scv2_suite_type130_len(
+    suite: u32,
+    session_id_len: usize,
+    app_payload_len: usize,
+    padding_block: usize,
+) -> usize {
+    ffi_boundary!(0, {
+        bridge::suite_type130_len(suite, session_id_len, app_payload_len, padding_block)
+    })
+}
+
+/// Bytes of a raw public key of suite `suite` (32, or 1216 for `SCV2_SUITE_X25519MLKEM768`); 0
+/// for an unknown suite. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn scv2_suite_public_key_len(suite: u32) -> usize {
+    ffi_boundary!(0, { bridge::suite_public_key_len(suite) })
+}
+
+/// Bytes of a private key of suite `suite` (32, or 96 for `SCV2_SUITE_X25519MLKEM768`); 0 for
+/// an unknown suite. Thread safety: any thread.
+#[no_mangle]
+pub extern "C" fn scv2_suite_private_key_len(suite: u32) -> usize {
+    ffi_boundary!(0, { bridge::suite_private_key_len(suite) })
+}
+
 /// The length of the session id `scv2_server_handshake_respond` generates when the caller gives
 /// none (128 random bits in unpadded base64url). Thread safety: any thread.
 #[no_mangle]

@@ -69,6 +69,102 @@ pub unsafe extern "C" fn scv2_server_add_key(
     })
 }
 
+/// Add a static key of suite `suite` (`SCV2_SUITE_X25519` or `SCV2_SUITE_X25519MLKEM768`) from
+/// its private form: `scv2_suite_private_key_len(suite)` bytes (32 bytes `s`, or 96 bytes
+/// `s || d || z` for the hybrid suite). Otherwise as `scv2_server_add_key`. One key set may hold
+/// keys of both suites; a type 1 is matched to its key's suite after the key-id lookup.
+///
+/// Returns `SCV2_OK`, `SCV2_INVALID_ARGUMENT` (NULL server, unknown suite, bad key id,
+/// `private_key_len` not the suite's, key id already present), `SCV2_INTERNAL`.
+///
+/// # Safety
+/// `server` NULL or live; pointers valid for their lengths (header contract).
+#[no_mangle]
+pub unsafe extern "C" fn scv2_server_add_suite_key(
+    server: *mut scv2_server,
+    suite: u32,
+    key_id: *const u8,
+    key_id_len: usize,
+    private_key: *const u8,
+    private_key_len: usize,
+    created_at_ms: u64,
+    expires_at_ms: u64,
+) -> scv2_status {
+    ffi_boundary!(SCV2_INTERNAL, {
+        let server = handle!(server);
+        let key_id = input!(key_id, key_id_len, MAX_KEY_ID_LEN, INVALID_ARGUMENT);
+        let private_key = input!(
+            private_key,
+            private_key_len,
+            bridge::MAX_PRIVATE_KEY_LEN,
+            INVALID_ARGUMENT
+        );
+        done(
+            bridge::server_add_suite_key(
+                server,
+                suite,
+                key_id,
+                private_key,
+                created_at_ms,
+                expires_at_ms,
+            ),
+            |()| {},
+        )
+    })
+}
+
+/// Generate a new static key of suite `suite` with the OS RNG and add it (see
+/// `scv2_server_add_suite_key`). Read its public half with `scv2_server_public_key`.
+///
+/// Returns `SCV2_OK`, `SCV2_INVALID_ARGUMENT` (also an unknown suite), `SCV2_INTERNAL` (RNG
+/// failure).
+///
+/// # Safety
+/// `server` NULL or live; `key_id` valid for `key_id_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn scv2_server_generate_suite_key(
+    server: *mut scv2_server,
+    suite: u32,
+    key_id: *const u8,
+    key_id_len: usize,
+    created_at_ms: u64,
+    expires_at_ms: u64,
+) -> scv2_status {
+    ffi_boundary!(SCV2_INTERNAL, {
+        let server = handle!(server);
+        let key_id = input!(key_id, key_id_len, MAX_KEY_ID_LEN, INVALID_ARGUMENT);
+        done(
+            bridge::server_generate_suite_key(server, suite, key_id, created_at_ms, expires_at_ms),
+            |()| {},
+        )
+    })
+}
+
+/// The suite (`SCV2_SUITE_*`) of the key `key_id`, in `*out_suite`.
+///
+/// Returns `SCV2_OK`, `SCV2_INVALID_ARGUMENT` (NULL server or `out_suite`, bad key id),
+/// `SCV2_UNKNOWN_KEY_ID` (not held), `SCV2_INTERNAL`.
+///
+/// # Safety
+/// `server` NULL or live; `key_id` valid for `key_id_len` bytes; `out_suite` NULL or valid for
+/// writing one `uint32_t`.
+#[no_mangle]
+pub unsafe extern "C" fn scv2_server_key_suite(
+    server: *const scv2_server,
+    key_id: *const u8,
+    key_id_len: usize,
+    out_suite: *mut u32,
+) -> scv2_status {
+    ffi_boundary!(SCV2_INTERNAL, {
+        let server = handle!(server);
+        let out_suite = out_ptr!(out_suite);
+        let key_id = input!(key_id, key_id_len, MAX_KEY_ID_LEN, INVALID_ARGUMENT);
+        done(bridge::server_key_suite(server, key_id), |s| {
+            out_suite.set(s)
+        })
+    })
+}
+
 /// Generate a new static key `key_id` with the OS RNG and add it (see `scv2_server_add_key`).
 /// Read its public half with `scv2_server_public_key`.
 ///
@@ -115,11 +211,12 @@ pub unsafe extern "C" fn scv2_server_remove_key(
     })
 }
 
-/// Copy the raw 32-byte X25519 public key of `key_id` into `out` (publish it as the document's
-/// `publicKey`, base64 of the SPKI).
+/// Copy the raw public key of `key_id` into `out`: for an X25519-suite key its 32 bytes `S`
+/// (publish it as the document's `publicKey`, base64 of the SPKI); for a hybrid key the 1216 bytes
+/// `ek_s || S` (`scv2_suite_public_key_len`; the document's `publicKey` is their base64).
 ///
 /// Returns `SCV2_OK`, `SCV2_INVALID_ARGUMENT`, `SCV2_UNKNOWN_KEY_ID`, `SCV2_BUFFER_TOO_SMALL`
-/// (`*out_len` = 32), `SCV2_INTERNAL`.
+/// (`*out_len` = the key's length), `SCV2_INTERNAL`.
 ///
 /// # Safety
 /// `server` NULL or live; pointers valid for their lengths (header contract).

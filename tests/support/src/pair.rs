@@ -15,7 +15,7 @@ use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use scv2::{
     max_open_len, AcceptedHandshake, ClientConfig, ClientHandshake, ClientSession, Error, Limits,
-    PendingRequest, PinnedKey, ResponseSlot, Server, ServerConfig, ServerKey, ServerSession,
+    PendingRequest, PinnedKey, ResponseSlot, Server, ServerConfig, ServerKey, ServerSession, Suite,
 };
 
 use crate::NOW;
@@ -39,8 +39,10 @@ pub struct FixedKeys {
 pub struct Options {
     /// Seeds the RNG of the keys, the handshake and the session id (ignored with `fixed`).
     pub seed: u64,
-    /// Fixed keys instead of the seeded RNG (feature `test-vectors`).
+    /// Fixed keys instead of the seeded RNG (feature `test-vectors`; X25519 suite only).
     pub fixed: Option<FixedKeys>,
+    /// The suite of the server key (default [`Suite::X25519`]).
+    pub suite: Suite,
     /// The server key's id.
     pub key_id: String,
     /// The server key's validity.
@@ -74,6 +76,7 @@ impl Default for Options {
         Options {
             seed: 1,
             fixed: None,
+            suite: Suite::X25519,
             key_id: "k1".to_owned(),
             key_created_at_ms: NOW - 1000,
             key_expires_at_ms: None,
@@ -125,13 +128,17 @@ impl Options {
             .expect("limits");
         let mut server = Server::new(cfg);
         let key = match &self.fixed {
+            Some(_) if self.suite != Suite::X25519 => {
+                panic!("fixed keys are for the X25519 suite only")
+            }
             Some(f) => ServerKey::from_private_bytes(
                 &self.key_id,
                 &f.server_static,
                 self.key_created_at_ms,
                 self.key_expires_at_ms,
             ),
-            None => ServerKey::generate(
+            None => ServerKey::generate_with_suite(
+                self.suite,
                 &self.key_id,
                 self.key_created_at_ms,
                 self.key_expires_at_ms,
@@ -140,7 +147,9 @@ impl Options {
         }
         .expect("server key");
         let mut config = ClientConfig::new();
-        config.pin(PinnedKey::new(&self.key_id, *key.public_key()).expect("pin"));
+        config.pin(
+            PinnedKey::with_suite(&self.key_id, key.suite(), key.public_key_bytes()).expect("pin"),
+        );
         config
             .set_padding_block(self.client_block)
             .expect("client block");
