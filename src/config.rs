@@ -3,9 +3,10 @@
 #![forbid(unsafe_code)]
 
 use crate::error::{Error, Result};
-use crate::keys::{parse_spki_base64, PinnedKey};
+use crate::keys::{parse_public_key_base64, parse_spki_base64, PinnedKey};
 use crate::padding::{check_block, DEFAULT_BLOCK};
 use crate::replay::{check_window, DEFAULT_WINDOW};
+use crate::suite::Suite;
 
 /// Maximum input sizes, checked before any other work.
 ///
@@ -210,18 +211,42 @@ impl ClientConfig {
 
     /// Check a fetched public-key document (`keyId`, `publicKey`) against the pins.
     ///
-    /// - pinned key id, same key: [`Trust::Pinned`];
+    /// - pinned key id, same key: [`Trust::Pinned`] (`publicKey` is read in the pin's suite);
     /// - pinned key id, other key: [`Error::UntrustedServerKey`];
-    /// - unknown key id: [`Trust::FirstUse`] if trust on first use is on, else
+    /// - unknown key id: [`Trust::FirstUse`] (an X25519-suite key; see
+    ///   [`ClientConfig::trust_with_suite`]) if trust on first use is on, else
     ///   [`Error::UntrustedServerKey`];
-    /// - a `publicKey` that is not an X25519 SPKI: [`Error::InvalidPublicKey`].
+    /// - a `publicKey` that is not a key of the suite: [`Error::InvalidPublicKey`].
     pub fn trust(&self, key_id: &str, public_key_spki_base64: &str) -> Result<Trust> {
-        let public = parse_spki_base64(public_key_spki_base64)?;
+        let suite = self.pinned(key_id).map_or(Suite::X25519, PinnedKey::suite);
+        self.trust_with_suite(suite, key_id, public_key_spki_base64)
+    }
+
+    /// [`ClientConfig::trust`] where the application says which suite an unpinned key id is
+    /// of (under trust on first use). A pinned key id is always read in its pin's suite, so a
+    /// document cannot move a pinned key id to another suite: a different `suite` here is
+    /// [`Error::UntrustedServerKey`].
+    pub fn trust_with_suite(&self, suite: Suite, key_id: &str, public_key: &str) -> Result<Trust> {
         match self.pinned(key_id) {
-            Some(pin) if pin.same_key(&public) => Ok(Trust::Pinned(pin.clone())),
-            Some(_) => Err(Error::UntrustedServerKey),
-            None if self.trust_on_first_use => Ok(Trust::FirstUse(PinnedKey::new(key_id, public)?)),
-            None => Err(Error::UntrustedServerKey),
+            Some(pin) => {
+                let public = parse_public_key_base64(pin.suite(), public_key)?;
+                if pin.suite() == suite && pin.same_key(&public) {
+                    Ok(Trust::Pinned(pin.clone()))
+                } else {
+                    Err(Error::UntrustedServerKey)
+                }
+            }
+            None if self.trust_on_first_use => {
+                let pin = match suite {
+                    Suite::X25519 => PinnedKey::new(key_id, parse_spki_base64(public_key)?)?,
+                    _ => PinnedKey::from_public_key_base64(key_id, suite, public_key)?,
+                };
+                Ok(Trust::FirstUse(pin))
+            }
+            None => {
+                parse_public_key_base64(suite, public_key)?;
+                Err(Error::UntrustedServerKey)
+            }
         }
     }
 }

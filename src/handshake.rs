@@ -1,5 +1,8 @@
-//! The X25519-HKDF-SHA256-AES-256-GCM handshake: type 1 (client → server) and type 130
-//! (server → client), for both roles.
+//! The handshake of both suites, type 1 (client → server) and type 130 (server → client), for
+//! both roles: X25519-HKDF-SHA256-AES-256-GCM (SPEC.md section 5) and the hybrid
+//! X25519MLKEM768-HKDF-SHA256-AES-256-GCM (SPEC.md section 15). The key schedule is in
+//! `schedule.rs`, the layouts in `wire.rs`; this file owns the order of the checks and which
+//! secret goes where.
 //!
 //! ```text
 //! header1 = "SC" 02 01 | u8 len(keyId) | keyId | u16 32 | E | u16 0
@@ -11,7 +14,15 @@
 //! ee   = X25519(f, E)            h2 = SHA-256(h1 || envelope1 || header2)
 //! prk2 = HKDF-Extract(prk1, ee)  okm = HKDF-Expand(prk2, "scv2 session keys" || h2, 88)
 //! type 130 = header2 | nonce(s2c, 0) | AES-256-GCM(k_s2c, ·, inner(u8 len sid | sid | u64 exp | app), aad = h2)
+//!
+//! hybrid: (ct1, ss1) = Encaps(ek_s)   header1 = … | u16 1120 | ct1 | E | u16 1184 | ek_e
+//!         h1 = SHA-256(LABEL_PQ || ek_s || S || header1)   prk1 = HKDF-Extract(h1, ss1 || es)
+//!         (ct2, ss2) = Encaps(ek_e)   header2 = "SC" 02 82 | ct2 | F
+//!         prk2 = HKDF-Extract(prk1, ss2 || ee); the rest as above
 //! ```
+//!
+//! Secrets (`e`, `f`, `dk_e`, `ss1`, `ss2`, `es`, `ee`, the extract inputs, `prk1`, `prk2`,
+//! `k1`) live in zeroizing types and are dropped as soon as they are used up.
 
 #![forbid(unsafe_code)]
 
@@ -22,11 +33,17 @@ use crate::config::{ClientConfig, Limits, ServerConfig};
 use crate::error::{Error, Result};
 use crate::keys::{PinnedKey, ServerKey};
 use crate::padding;
-use crate::primitives::{fill_random, X25519Secret, NONCE_LEN, TAG_LEN, X25519_LEN};
+use crate::primitives::{
+    fill_random, AeadKey, MlKemDecapsKey, MlKemEncapsKey, MlKemEncapsulation, X25519Secret,
+    MLKEM768_ENCAPS_KEY_LEN, NONCE_LEN, TAG_LEN, X25519_LEN,
+};
 use crate::replay::ReplayWindow;
-use crate::schedule::{stage1_keys, stage2_keys, SessionKeys, Stage1};
+use crate::schedule::{
+    hybrid_stage1_keys, stage1_keys, stage2_keys, HybridIkm, SessionKeys, Stage1,
+};
 use crate::session::{check_session_id, ClientSession, ServerSession};
-use crate::wire::{self, SessionGrant, KXR_HEADER_LEN, MAX_KEY_ID_LEN, MAX_SESSION_ID_LEN};
+use crate::suite::Suite;
+use crate::wire::{self, SessionGrant};
 
 /// Random bytes behind a session id from [`generate_session_id`].
 const SESSION_ID_RANDOM_BYTES: usize = 16;
@@ -37,10 +54,32 @@ pub const GENERATED_SESSION_ID_LEN: usize = (SESSION_ID_RANDOM_BYTES * 4).div_ce
 // ---------------------------------------------------------------------------------------------
 // Client
 
-/// A client handshake waiting for the server's type-130 answer. Holds the ephemeral secret and
-/// `prk1`, zeroized when the handshake finishes or is dropped.
+/// Fixed ML-KEM inputs of a hybrid client handshake, for known-answer tests only (see
+/// [`ClientHandshake::start_hybrid_with_ephemeral_for_test_vectors`]).
+#[cfg(feature = "test-vectors")]
+#[derive(Clone, Copy)]
+pub struct HybridClientTestInputs {
+    /// `d_e || z_e`, the seed of the ephemeral ML-KEM-768 key.
+    pub mlkem_seed: [u8; 64],
+    /// `m1`, the randomness of the encapsulation to `ek_s`.
+    pub encaps_randomness: [u8; 32],
+}
+
+/// What a client handshake draws before it writes a type 1.
+struct ClientEphemerals {
+    e: X25519Secret,
+    /// `dk_e` and `Encaps(ek_s)` (hybrid suite).
+    kem: Option<(MlKemDecapsKey, MlKemEncapsulation)>,
+    iv1: [u8; NONCE_LEN],
+}
+
+/// A client handshake waiting for the server's type-130 answer. Holds the ephemeral secrets
+/// (`e`, and `dk_e` in the hybrid suite) and `prk1`, zeroized when the handshake finishes or is
+/// dropped.
 pub struct ClientHandshake {
     e: X25519Secret,
+    /// `dk_e` (hybrid suite).
+    kem: Option<MlKemDecapsKey>,
     stage1: Stage1,
     padding_block: usize,
     limits: Limits,
@@ -48,27 +87,27 @@ pub struct ClientHandshake {
 
 impl fmt::Debug for ClientHandshake {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ClientHandshake([redacted])")
+        write!(f, "ClientHandshake({}, [redacted])", self.suite())
     }
 }
 
 impl ClientHandshake {
-    /// Start a handshake with the pinned server key `key_id`; returns the handshake and the type-1
-    /// envelope to send (`POST /web/v1/secure-channel/session`).
+    /// Start a handshake with the pinned server key `key_id`, in the pin's suite; returns the
+    /// handshake and the type-1 envelope to send (`POST /web/v1/secure-channel/session`).
     ///
-    /// `payload` is protected by the server's static key only: it is not forward-secret and can be
-    /// replayed, so it must carry no credentials and must cause no side effect.
+    /// `payload` is protected by the server's static key(s) only: it is not forward-secret and
+    /// can be replayed, so it must carry no credentials and must cause no side effect.
     ///
     /// Errors: [`Error::UntrustedServerKey`] (not pinned), [`Error::PayloadTooLarge`],
-    /// [`Error::InvalidPublicKey`] (the pinned key is a low-order point), [`Error::Internal`]
-    /// (RNG failure).
+    /// [`Error::InvalidPublicKey`] (the pinned X25519 key is a low-order point),
+    /// [`Error::Internal`] (RNG failure).
     pub fn start<R: rand_core::TryCryptoRng + ?Sized>(
         config: &ClientConfig,
         key_id: &str,
         payload: &[u8],
         rng: &mut R,
     ) -> Result<(ClientHandshake, Vec<u8>)> {
-        let len = Self::envelope_len(config, key_id, payload.len())?;
+        let len = Self::start_len(config, key_id, payload.len())?;
         let mut out = vec![0u8; len];
         let (hs, n) = Self::start_into(config, key_id, payload, rng, &mut out)?;
         out.truncate(n);
@@ -76,7 +115,7 @@ impl ClientHandshake {
     }
 
     /// [`ClientHandshake::start`] writing the type-1 envelope into `out`; returns the handshake
-    /// and the envelope's length ([`key_exchange_len`]).
+    /// and the envelope's length ([`ClientHandshake::start_len`]).
     ///
     /// Errors, in order: [`Error::UntrustedServerKey`], [`Error::PayloadTooLarge`],
     /// [`Error::BufferTooSmall`] (decided before any randomness is drawn),
@@ -91,13 +130,31 @@ impl ClientHandshake {
     ) -> Result<(ClientHandshake, usize)> {
         let pin = Self::check_start(config, key_id, payload, out.len())?;
         let e = X25519Secret::random(rng)?;
+        let kem = match pin.mlkem() {
+            None => None,
+            Some(ek_s) => {
+                let dk_e = MlKemDecapsKey::generate_ephemeral(rng)?;
+                Some((dk_e, ek_s.encapsulate(rng)?))
+            }
+        };
         let mut iv1 = [0u8; NONCE_LEN];
         fill_random(rng, &mut iv1)?;
-        Self::build(config, pin, payload, e, iv1, out)
+        Self::build(config, pin, payload, ClientEphemerals { e, kem, iv1 }, out)
+    }
+
+    /// The exact length of the type 1 that [`ClientHandshake::start_into`] writes for `key_id`
+    /// (in its pin's suite) and a `payload_len`-byte payload under `config`.
+    ///
+    /// Errors: [`Error::UntrustedServerKey`] (not pinned), [`Error::PayloadTooLarge`] (no
+    /// envelope can be that long).
+    pub fn start_len(config: &ClientConfig, key_id: &str, payload_len: usize) -> Result<usize> {
+        let pin = config.pinned(key_id).ok_or(Error::UntrustedServerKey)?;
+        Self::envelope_len(config, pin, payload_len)
     }
 
     /// [`ClientHandshake::start`] with an explicit ephemeral private key and `iv1`, to rebuild
-    /// test vectors. Only with the `test-vectors` feature; never in release builds.
+    /// test vectors of the X25519 suite ([`Error::InvalidArgument`] for a pin of another
+    /// suite). Only with the `test-vectors` feature; never in release builds.
     #[cfg(feature = "test-vectors")]
     pub fn start_with_ephemeral_for_test_vectors(
         config: &ClientConfig,
@@ -106,7 +163,7 @@ impl ClientHandshake {
         ephemeral_private: [u8; 32],
         iv1: [u8; NONCE_LEN],
     ) -> Result<(ClientHandshake, Vec<u8>)> {
-        let mut out = vec![0u8; Self::envelope_len(config, key_id, payload.len())?];
+        let mut out = vec![0u8; Self::start_len(config, key_id, payload.len())?];
         let (hs, n) = Self::start_into_with_ephemeral_for_test_vectors(
             config,
             key_id,
@@ -119,8 +176,8 @@ impl ClientHandshake {
         Ok((hs, out))
     }
 
-    /// [`ClientHandshake::start_into`] with an explicit ephemeral private key and `iv1`. Only with
-    /// the `test-vectors` feature; never in release builds.
+    /// [`ClientHandshake::start_into`] with an explicit ephemeral private key and `iv1` (X25519
+    /// suite). Only with the `test-vectors` feature; never in release builds.
     #[cfg(feature = "test-vectors")]
     pub fn start_into_with_ephemeral_for_test_vectors(
         config: &ClientConfig,
@@ -131,14 +188,53 @@ impl ClientHandshake {
         out: &mut [u8],
     ) -> Result<(ClientHandshake, usize)> {
         let pin = Self::check_start(config, key_id, payload, out.len())?;
+        if pin.suite() != Suite::X25519 {
+            return Err(Error::InvalidArgument);
+        }
         let e = X25519Secret::from_bytes(ephemeral_private);
-        Self::build(config, pin, payload, e, iv1, out)
+        Self::build(
+            config,
+            pin,
+            payload,
+            ClientEphemerals { e, kem: None, iv1 },
+            out,
+        )
     }
 
-    /// The length of the type 1 for `key_id` and a `payload_len`-byte payload under `config`
-    /// (its padding block), or [`Error::PayloadTooLarge`] when no envelope can be that long.
-    fn envelope_len(config: &ClientConfig, key_id: &str, payload_len: usize) -> Result<usize> {
-        key_exchange_len(key_id.len(), payload_len, config.padding_block)
+    /// [`ClientHandshake::start`] for a pin of the hybrid suite with every input fixed: `e`,
+    /// the ML-KEM seed `d_e || z_e`, `m1` and `iv1` ([`Error::InvalidArgument`] for a pin of
+    /// another suite). Only with the `test-vectors` feature; never in release builds: a known
+    /// `m1` reveals `ss1`.
+    #[cfg(feature = "test-vectors")]
+    pub fn start_hybrid_with_ephemeral_for_test_vectors(
+        config: &ClientConfig,
+        key_id: &str,
+        payload: &[u8],
+        ephemeral_private: [u8; 32],
+        kem: HybridClientTestInputs,
+        iv1: [u8; NONCE_LEN],
+    ) -> Result<(ClientHandshake, Vec<u8>)> {
+        let mut out = vec![0u8; Self::start_len(config, key_id, payload.len())?];
+        let pin = Self::check_start(config, key_id, payload, out.len())?;
+        let ek_s = pin.mlkem().ok_or(Error::InvalidArgument)?;
+        let e = X25519Secret::from_bytes(ephemeral_private);
+        let dk_e = MlKemDecapsKey::from_seed(kem.mlkem_seed);
+        let enc = ek_s.encapsulate_deterministic(&kem.encaps_randomness)?;
+        let eph = ClientEphemerals {
+            e,
+            kem: Some((dk_e, enc)),
+            iv1,
+        };
+        let (hs, n) = Self::build(config, pin, payload, eph, &mut out)?;
+        out.truncate(n);
+        Ok((hs, out))
+    }
+
+    /// The length of the type 1 for `pin` and a `payload_len`-byte payload under `config` (its
+    /// padding block), or [`Error::PayloadTooLarge`] when no envelope can be that long.
+    fn envelope_len(config: &ClientConfig, pin: &PinnedKey, payload_len: usize) -> Result<usize> {
+        pin.suite()
+            .key_exchange_len(pin.key_id().len(), payload_len, config.padding_block)
             .ok_or(Error::PayloadTooLarge)
     }
 
@@ -151,7 +247,7 @@ impl ClientHandshake {
     ) -> Result<&'c PinnedKey> {
         let pin = config.pinned(key_id).ok_or(Error::UntrustedServerKey)?;
         config.limits.check_payload(payload)?;
-        if capacity < Self::envelope_len(config, key_id, payload.len())? {
+        if capacity < Self::envelope_len(config, pin, payload.len())? {
             return Err(Error::BufferTooSmall);
         }
         Ok(pin)
@@ -162,36 +258,46 @@ impl ClientHandshake {
         config: &ClientConfig,
         pin: &PinnedKey,
         payload: &[u8],
-        e: X25519Secret,
-        iv1: [u8; NONCE_LEN],
+        eph: ClientEphemerals,
         out: &mut [u8],
     ) -> Result<(ClientHandshake, usize)> {
+        let ClientEphemerals { e, kem, iv1 } = eph;
         let r = (|| -> Result<_> {
-            let server_public = *pin.public_key();
-            let es = e.diffie_hellman(&server_public)?;
-            let total = Self::envelope_len(config, pin.key_id(), payload.len())?;
+            let server_public = pin.public_key();
+            let es = e.diffie_hellman(server_public)?;
+            let total = Self::envelope_len(config, pin, payload.len())?;
             let out = out.get_mut(..total).ok_or(Error::BufferTooSmall)?;
-            let header_len = wire::write_key_exchange_header_into(
-                out,
-                pin.key_id().as_bytes(),
-                &e.public_key(),
-            )?;
-            let (header, rest) = out.split_at_mut(header_len);
-            let (prk1, h1, k1) = stage1_keys(&server_public, header, &es)?;
-            let (iv, rest) = rest.split_at_mut(NONCE_LEN);
-            iv.copy_from_slice(&iv1);
-            let (inner, tag_out) = rest.split_at_mut(rest.len() - TAG_LEN);
-            let (body, pad) = inner.split_at_mut(payload.len());
-            body.copy_from_slice(payload);
-            padding::write_padding(pad);
-            let tag = k1.seal_in_place(&iv1, header, inner)?;
-            tag_out.copy_from_slice(&tag);
+            let (header_len, (prk1, h1, k1)) = match (&kem, pin.mlkem()) {
+                (None, None) => {
+                    let n = wire::write_key_exchange_header_into(
+                        out,
+                        pin.key_id().as_bytes(),
+                        &e.public_key(),
+                    )?;
+                    (n, stage1_keys(server_public, &out[..n], &es)?)
+                }
+                (Some((dk_e, (ct1, ss1))), Some(_)) => {
+                    let ek_s = server_kem_key(pin.public_key_bytes())?;
+                    let n = wire::write_hybrid_key_exchange_header_into(
+                        out,
+                        pin.key_id().as_bytes(),
+                        ct1,
+                        &e.public_key(),
+                        &dk_e.encaps_key_bytes(),
+                    )?;
+                    let ikm = HybridIkm::new(ss1, &es);
+                    (n, hybrid_stage1_keys(ek_s, server_public, &out[..n], &ikm)?)
+                }
+                _ => return Err(Error::Internal),
+            };
+            seal_type1(out, header_len, payload, &iv1, &k1)?;
             Ok((prk1, h1, total))
         })();
         let (prk1, h1, total) = r.inspect_err(|_| out.zeroize())?;
         Ok((
             ClientHandshake {
                 e,
+                kem: kem.map(|(dk_e, _)| dk_e),
                 stage1: Stage1::new(prk1, &h1, &out[..total]),
                 padding_block: config.padding_block,
                 limits: config.limits,
@@ -200,23 +306,57 @@ impl ClientHandshake {
         ))
     }
 
+    /// The suite of the pin this handshake was started with.
+    pub fn suite(&self) -> Suite {
+        if self.kem.is_some() {
+            Suite::X25519MlKem768
+        } else {
+            Suite::X25519
+        }
+    }
+
     /// Finish the handshake with the server's type-130 envelope.
     ///
     /// Consumes the handshake (its secrets are zeroized whatever the outcome). Errors, in order:
-    /// [`Error::PayloadTooLarge`], the parse errors, [`Error::InvalidPublicKey`] (`F` gives an
+    /// [`Error::PayloadTooLarge`], the parse errors (a type 130 shorter than its suite's
+    /// minimum is [`Error::MalformedEnvelope`]), [`Error::InvalidPublicKey`] (`F` gives an
     /// all-zero X25519 result), [`Error::DecryptionFailed`] (IV not `nonce(s2c, 0)`, bad tag,
-    /// bad padding), [`Error::MalformedEnvelope`] (bad plaintext structure or session id),
-    /// [`Error::SessionExpired`] (`now_ms >= expiresAtMs`).
+    /// bad padding; a changed `ct2` ends here too), [`Error::MalformedEnvelope`] (bad plaintext
+    /// structure or session id), [`Error::SessionExpired`] (`now_ms >= expiresAtMs`).
     pub fn finish(self, envelope: &[u8], now_ms: u64) -> Result<ClientSession> {
-        self.limits.check_envelope(envelope)?;
-        let m = wire::parse_key_exchange_response(envelope)?;
-        let ee = self.e.diffie_hellman(m.server_ephemeral)?;
-        let (h2, okm) = stage2_keys(self.stage1, m.header, &ee)?;
+        let ClientHandshake {
+            e,
+            kem,
+            stage1,
+            padding_block,
+            limits,
+        } = self;
+        limits.check_envelope(envelope)?;
+        let (h2, okm, aead) = match &kem {
+            None => {
+                let m = wire::parse_key_exchange_response(envelope)?;
+                let ee = e.diffie_hellman(m.server_ephemeral)?;
+                drop(e);
+                let (h2, okm) = stage2_keys(stage1, m.header, ee.as_ref())?;
+                (h2, okm, m.aead)
+            }
+            Some(dk_e) => {
+                let m = wire::parse_hybrid_key_exchange_response(envelope)?;
+                let ee = e.diffie_hellman(m.server_ephemeral)?;
+                drop(e);
+                let ss2 = dk_e.decapsulate(m.ciphertext)?;
+                let ikm = HybridIkm::new(&ss2, &ee);
+                drop((ss2, ee));
+                let (h2, okm) = stage2_keys(stage1, m.header, ikm.as_bytes())?;
+                (h2, okm, m.aead)
+            }
+        };
+        drop(kem);
         let keys = SessionKeys::from_okm(&okm);
         drop(okm);
 
-        let mut inner = Zeroizing::new(m.aead.ciphertext.to_vec());
-        keys.open_handshake(m.aead.iv, &h2, &mut inner, m.aead.tag)?;
+        let mut inner = Zeroizing::new(aead.ciphertext.to_vec());
+        keys.open_handshake(aead.iv, &h2, &mut inner, aead.tag)?;
         let len = padding::unpadded_len(&inner)?;
         let grant = SessionGrant::parse(&inner[..len])?;
         if now_ms >= grant.expires_at_ms {
@@ -227,19 +367,53 @@ impl ClientHandshake {
             grant.expires_at_ms,
             Zeroizing::new(grant.app_payload.to_vec()),
             keys,
-            self.padding_block,
-            self.limits,
+            padding_block,
+            limits,
         )
     }
+}
+
+/// `ek_s`: the first 1184 bytes of a hybrid public key.
+fn server_kem_key(public: &[u8]) -> Result<&[u8; MLKEM768_ENCAPS_KEY_LEN]> {
+    public
+        .split_first_chunk::<MLKEM768_ENCAPS_KEY_LEN>()
+        .map(|(ek, _)| ek)
+        .ok_or(Error::Internal)
+}
+
+/// Seal a type 1 whose `header1` (`header_len` bytes) is already at the start of `out`:
+/// `iv1 | AES-256-GCM(k1, iv1, inner(payload), aad = header1)` fills the rest of `out`.
+fn seal_type1(
+    out: &mut [u8],
+    header_len: usize,
+    payload: &[u8],
+    iv1: &[u8; NONCE_LEN],
+    k1: &AeadKey,
+) -> Result<()> {
+    let (header, rest) = out.split_at_mut(header_len);
+    if rest.len() < NONCE_LEN + TAG_LEN + payload.len() + 1 {
+        return Err(Error::BufferTooSmall);
+    }
+    let (iv, rest) = rest.split_at_mut(NONCE_LEN);
+    iv.copy_from_slice(iv1);
+    let (inner, tag_out) = rest.split_at_mut(rest.len() - TAG_LEN);
+    let (body, pad) = inner.split_at_mut(payload.len());
+    body.copy_from_slice(payload);
+    padding::write_padding(pad);
+    let tag = k1.seal_in_place(iv1, header, inner)?;
+    tag_out.copy_from_slice(&tag);
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
 // Server
 
-/// The server side: its static keys (by key id) and the settings of the sessions it opens.
+/// The server side: its static keys of either suite (by key id) and the settings of the
+/// sessions it opens.
 ///
 /// Holds several keys for rotation: the newest is advertised by the application; older ones still
-/// open sessions until removed or expired.
+/// open sessions until removed or expired. Keys of both suites may be held at once; a type 1 is
+/// matched to its key's suite after the key-id lookup (SPEC.md sections 10 and 15.6).
 #[derive(Debug)]
 pub struct Server {
     keys: Vec<ServerKey>,
@@ -255,7 +429,7 @@ impl Server {
         }
     }
 
-    /// Add a key. A key id that is already present is [`Error::InvalidArgument`].
+    /// Add a key. A key id that is already present (in any suite) is [`Error::InvalidArgument`].
     pub fn add_key(&mut self, key: ServerKey) -> Result<()> {
         if self.key(key.key_id()).is_some() {
             return Err(Error::InvalidArgument);
@@ -282,15 +456,24 @@ impl Server {
     }
 
     /// The newest key that is not expired at `now_ms` (greatest `created_at_ms`; the later-added
-    /// one on a tie): the one to advertise.
+    /// one on a tie), of any suite: the one to advertise.
     pub fn current_key(&self, now_ms: u64) -> Option<&ServerKey> {
-        self.keys.iter().filter(|k| !k.is_expired(now_ms)).fold(
-            None,
-            |best: Option<&ServerKey>, k| match best {
+        self.newest(now_ms, |_| true)
+    }
+
+    /// [`Server::current_key`] among the keys of `suite`.
+    pub fn current_key_of(&self, suite: Suite, now_ms: u64) -> Option<&ServerKey> {
+        self.newest(now_ms, |k| k.suite() == suite)
+    }
+
+    fn newest(&self, now_ms: u64, pick: impl Fn(&ServerKey) -> bool) -> Option<&ServerKey> {
+        self.keys
+            .iter()
+            .filter(|k| !k.is_expired(now_ms) && pick(k))
+            .fold(None, |best: Option<&ServerKey>, k| match best {
                 Some(b) if b.created_at_ms() > k.created_at_ms() => Some(b),
                 _ => Some(k),
-            },
-        )
+            })
     }
 
     /// The session settings.
@@ -301,32 +484,97 @@ impl Server {
     /// Accept a type-1 envelope. The decrypted payload is available on the result, which then
     /// [responds](AcceptedHandshake::respond).
     ///
-    /// Errors, in order: [`Error::PayloadTooLarge`], the parse errors (malformed, version, type),
-    /// [`Error::UnknownKeyId`] (unknown or expired at `now_ms`), [`Error::InvalidPublicKey`]
-    /// (`E` gives an all-zero X25519 result), [`Error::DecryptionFailed`].
+    /// Errors, in order (SPEC.md sections 10 and 15.6): [`Error::PayloadTooLarge`], the parse
+    /// errors (malformed, version, type; a server holding only X25519-suite keys checks that
+    /// suite's key lengths here), [`Error::UnknownKeyId`] (unknown or expired at `now_ms`),
+    /// [`Error::MalformedEnvelope`] (key lengths not those of the key's suite),
+    /// [`Error::InvalidPublicKey`] (`ek_e` fails FIPS 203's encapsulation-key check, or `E`
+    /// gives an all-zero X25519 result), [`Error::DecryptionFailed`].
     pub fn accept(&self, envelope: &[u8], now_ms: u64) -> Result<AcceptedHandshake> {
         self.config.limits.check_envelope(envelope)?;
-        let m = wire::parse_key_exchange(envelope)?;
-        let key = self
-            .keys
+        let holds_other_suites = self.keys.iter().any(|k| k.suite() != Suite::X25519);
+        if !holds_other_suites {
+            // SPEC.md section 10 as it is: the X25519 suite's lengths belong to step 5.
+            let m = wire::parse_key_exchange(envelope)?;
+            let key = self.live_key(m.key_id, now_ms)?;
+            return self.accept_x25519(key, &m, envelope);
+        }
+        let m = wire::parse_any_key_exchange(envelope)?;
+        let key = self.live_key(m.key_id, now_ms)?;
+        match key.suite() {
+            Suite::X25519 => self.accept_x25519(key, &m.x25519()?, envelope),
+            Suite::X25519MlKem768 => self.accept_hybrid(key, &m.hybrid()?, envelope),
+        }
+    }
+
+    /// Step 6: the key named, unless unknown or expired.
+    fn live_key(&self, key_id: &[u8], now_ms: u64) -> Result<&ServerKey> {
+        self.keys
             .iter()
-            .find(|k| k.key_id().as_bytes() == m.key_id)
+            .find(|k| k.key_id().as_bytes() == key_id)
             .filter(|k| !k.is_expired(now_ms))
-            .ok_or(Error::UnknownKeyId)?;
+            .ok_or(Error::UnknownKeyId)
+    }
+
+    fn accept_x25519(
+        &self,
+        key: &ServerKey,
+        m: &wire::KeyExchange<'_>,
+        envelope: &[u8],
+    ) -> Result<AcceptedHandshake> {
         let es = key.secret().diffie_hellman(m.client_ephemeral)?;
         let (prk1, h1, k1) = stage1_keys(key.public_key(), m.header, &es)?;
-        let mut inner = Zeroizing::new(m.aead.ciphertext.to_vec());
-        k1.open_in_place(m.aead.iv, m.header, &mut inner, m.aead.tag)?;
-        let len = padding::unpadded_len(&inner)?;
-        inner.truncate(len);
+        drop(es);
+        let payload = open_type1(&k1, m.header, &m.aead)?;
         Ok(AcceptedHandshake {
             key_id: key.key_id().to_owned(),
             client_ephemeral: *m.client_ephemeral,
+            client_kem_key: None,
             stage1: Stage1::new(prk1, &h1, envelope),
-            payload: inner,
+            payload,
             config: self.config,
         })
     }
+
+    /// SPEC.md section 15.6, steps 6b–6d and 10.
+    fn accept_hybrid(
+        &self,
+        key: &ServerKey,
+        m: &wire::HybridKeyExchange<'_>,
+        envelope: &[u8],
+    ) -> Result<AcceptedHandshake> {
+        let dk_s = key.mlkem().ok_or(Error::Internal)?;
+        let ek_e = MlKemEncapsKey::from_bytes(m.client_kem_key)?; // 6b
+        let es = key.secret().diffie_hellman(m.client_ephemeral)?; // 6c
+        let ss1 = dk_s.decapsulate(m.ciphertext)?; // 6d
+        let ikm = HybridIkm::new(&ss1, &es);
+        drop((ss1, es));
+        let ek_s = server_kem_key(key.public_key_bytes())?;
+        let (prk1, h1, k1) = hybrid_stage1_keys(ek_s, key.public_key(), m.header, &ikm)?;
+        drop(ikm);
+        let payload = open_type1(&k1, m.header, &m.aead)?;
+        Ok(AcceptedHandshake {
+            key_id: key.key_id().to_owned(),
+            client_ephemeral: *m.client_ephemeral,
+            client_kem_key: Some(ek_e),
+            stage1: Stage1::new(prk1, &h1, envelope),
+            payload,
+            config: self.config,
+        })
+    }
+}
+
+/// Step 10 of a type 1: decrypt and unpad.
+fn open_type1(
+    k1: &AeadKey,
+    header: &[u8],
+    aead: &wire::AeadPart<'_>,
+) -> Result<Zeroizing<Vec<u8>>> {
+    let mut inner = Zeroizing::new(aead.ciphertext.to_vec());
+    k1.open_in_place(aead.iv, header, &mut inner, aead.tag)?;
+    let len = padding::unpadded_len(&inner)?;
+    inner.truncate(len);
+    Ok(inner)
 }
 
 /// A type-1 envelope the server accepted, waiting for the application to choose the session id
@@ -334,6 +582,8 @@ impl Server {
 pub struct AcceptedHandshake {
     key_id: String,
     client_ephemeral: [u8; X25519_LEN],
+    /// `ek_e`, checked (hybrid suite).
+    client_kem_key: Option<MlKemEncapsKey>,
     stage1: Stage1,
     payload: Zeroizing<Vec<u8>>,
     config: ServerConfig,
@@ -343,6 +593,7 @@ impl fmt::Debug for AcceptedHandshake {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AcceptedHandshake")
             .field("key_id", &self.key_id)
+            .field("suite", &self.suite())
             .field("payload_len", &self.payload.len())
             .field("secrets", &"[redacted]")
             .finish()
@@ -355,6 +606,15 @@ impl AcceptedHandshake {
         &self.key_id
     }
 
+    /// The suite of the key the client used.
+    pub fn suite(&self) -> Suite {
+        if self.client_kem_key.is_some() {
+            Suite::X25519MlKem768
+        } else {
+            Suite::X25519
+        }
+    }
+
     /// The client's type-1 payload (authenticated by the server key only; replayable).
     pub fn payload(&self) -> &[u8] {
         &self.payload
@@ -362,9 +622,14 @@ impl AcceptedHandshake {
 
     /// The exact length of the type 130 that [`AcceptedHandshake::respond_into`] writes for a
     /// session id of `session_id_len` bytes and an `app_payload_len`-byte payload (this server's
-    /// padding block), or `None` if no such envelope exists (see [`key_exchange_response_len`]).
+    /// padding block, this handshake's suite), or `None` if no such envelope exists (see
+    /// [`Suite::key_exchange_response_len`]).
     pub fn response_len(&self, session_id_len: usize, app_payload_len: usize) -> Option<usize> {
-        key_exchange_response_len(session_id_len, app_payload_len, self.config.padding_block)
+        self.suite().key_exchange_response_len(
+            session_id_len,
+            app_payload_len,
+            self.config.padding_block,
+        )
     }
 
     /// Complete the handshake: returns the new session and the type-130 envelope to send.
@@ -405,11 +670,16 @@ impl AcceptedHandshake {
     ) -> Result<(ServerSession, usize)> {
         self.check_respond(session_id, app_payload, out.len())?;
         let f = X25519Secret::random(rng)?;
-        self.build(session_id, expires_at_ms, app_payload, f, out)
+        let kem = match &self.client_kem_key {
+            None => None,
+            Some(ek_e) => Some(ek_e.encapsulate(rng)?),
+        };
+        self.build(session_id, expires_at_ms, app_payload, f, kem, out)
     }
 
     /// [`AcceptedHandshake::respond`] with an explicit ephemeral private key, to rebuild test
-    /// vectors. Only with the `test-vectors` feature; never in release builds.
+    /// vectors of the X25519 suite ([`Error::InvalidArgument`] for another suite). Only with
+    /// the `test-vectors` feature; never in release builds.
     #[cfg(feature = "test-vectors")]
     pub fn respond_with_ephemeral_for_test_vectors(
         self,
@@ -431,8 +701,8 @@ impl AcceptedHandshake {
         Ok((session, out))
     }
 
-    /// [`AcceptedHandshake::respond_into`] with an explicit ephemeral private key. Only with the
-    /// `test-vectors` feature; never in release builds.
+    /// [`AcceptedHandshake::respond_into`] with an explicit ephemeral private key (X25519
+    /// suite). Only with the `test-vectors` feature; never in release builds.
     #[cfg(feature = "test-vectors")]
     pub fn respond_into_with_ephemeral_for_test_vectors(
         self,
@@ -443,8 +713,40 @@ impl AcceptedHandshake {
         out: &mut [u8],
     ) -> Result<(ServerSession, usize)> {
         self.check_respond(session_id, app_payload, out.len())?;
+        if self.client_kem_key.is_some() {
+            return Err(Error::InvalidArgument);
+        }
         let f = X25519Secret::from_bytes(ephemeral_private);
-        self.build(session_id, expires_at_ms, app_payload, f, out)
+        self.build(session_id, expires_at_ms, app_payload, f, None, out)
+    }
+
+    /// [`AcceptedHandshake::respond`] for a hybrid handshake with `f` and `m2` fixed
+    /// ([`Error::InvalidArgument`] for another suite). Only with the `test-vectors` feature;
+    /// never in release builds: a known `m2` reveals `ss2`.
+    #[cfg(feature = "test-vectors")]
+    pub fn respond_hybrid_with_ephemeral_for_test_vectors(
+        self,
+        session_id: &str,
+        expires_at_ms: u64,
+        app_payload: &[u8],
+        ephemeral_private: [u8; 32],
+        encaps_randomness: [u8; 32],
+    ) -> Result<(ServerSession, Vec<u8>)> {
+        let len = self.check_respond(session_id, app_payload, usize::MAX)?;
+        let ek_e = self.client_kem_key.as_ref().ok_or(Error::InvalidArgument)?;
+        let kem = ek_e.encapsulate_deterministic(&encaps_randomness)?;
+        let mut out = vec![0u8; len];
+        let f = X25519Secret::from_bytes(ephemeral_private);
+        let (session, n) = self.build(
+            session_id,
+            expires_at_ms,
+            app_payload,
+            f,
+            Some(kem),
+            &mut out,
+        )?;
+        out.truncate(n);
+        Ok((session, out))
     }
 
     /// Every check of a response, in the documented order; returns the envelope's length.
@@ -472,8 +774,10 @@ impl AcceptedHandshake {
         expires_at_ms: u64,
         app_payload: &[u8],
         f: X25519Secret,
+        kem: Option<MlKemEncapsulation>,
         out: &mut [u8],
     ) -> Result<(ServerSession, usize)> {
+        let suite = self.suite();
         let total = self
             .response_len(session_id.len(), app_payload.len())
             .ok_or(Error::PayloadTooLarge)?;
@@ -491,12 +795,25 @@ impl AcceptedHandshake {
         let r = (|| -> Result<_> {
             let out = out.get_mut(..total).ok_or(Error::BufferTooSmall)?;
             let ee = f.diffie_hellman(&client_ephemeral)?;
-            let header2 = wire::key_exchange_response_header(&f.public_key());
-            drop(f);
-            let (h2, okm) = stage2_keys(stage1, &header2, &ee)?;
+            let (header, rest) = out.split_at_mut(suite.response_header_len());
+            let (h2, okm) = match &kem {
+                None => {
+                    header.copy_from_slice(&wire::key_exchange_response_header(&f.public_key()));
+                    drop(f);
+                    stage2_keys(stage1, header, ee.as_ref())?
+                }
+                Some((ct2, ss2)) => {
+                    header.copy_from_slice(&wire::hybrid_key_exchange_response_header(
+                        ct2,
+                        &f.public_key(),
+                    ));
+                    drop(f);
+                    let ikm = HybridIkm::new(ss2, &ee);
+                    stage2_keys(stage1, header, ikm.as_bytes())?
+                }
+            };
+            drop((ee, kem));
             let keys = SessionKeys::from_okm(&okm);
-            let (header, rest) = out.split_at_mut(KXR_HEADER_LEN);
-            header.copy_from_slice(&header2);
             let (iv, rest) = rest.split_at_mut(NONCE_LEN);
             let (inner, tag_out) = rest.split_at_mut(rest.len() - TAG_LEN);
             let plain_len = grant.write(inner)?;
@@ -520,23 +837,18 @@ impl AcceptedHandshake {
     }
 }
 
-/// Length of the type-1 envelope for a key id of `key_id_len` bytes and a `payload_len`-byte
-/// payload padded to `block`.
+/// Length of the type-1 envelope of the X25519 suite for a key id of `key_id_len` bytes and a
+/// `payload_len`-byte payload padded to `block` (any suite: [`Suite::key_exchange_len`]).
 ///
 /// `None` if `key_id_len` is not in 1..=255, `block` not in 1..=4096, or the length overflows
 /// (or exceeds `isize::MAX`, the largest buffer there can be).
 pub fn key_exchange_len(key_id_len: usize, payload_len: usize, block: usize) -> Option<usize> {
-    if !(1..=MAX_KEY_ID_LEN).contains(&key_id_len) {
-        return None;
-    }
-    padding::check_block(block).ok()?;
-    padding::padded_len(payload_len, block)?
-        .checked_add(wire::key_exchange_header_len(key_id_len) + NONCE_LEN + TAG_LEN)
-        .filter(|&n| n <= isize::MAX as usize)
+    Suite::X25519.key_exchange_len(key_id_len, payload_len, block)
 }
 
-/// Length of the type-130 envelope for a session id of `session_id_len` bytes and an
-/// `app_payload_len`-byte application payload padded to `block`.
+/// Length of the type-130 envelope of the X25519 suite for a session id of `session_id_len`
+/// bytes and an `app_payload_len`-byte application payload padded to `block` (any suite:
+/// [`Suite::key_exchange_response_len`]).
 ///
 /// `None` if `session_id_len` is not in 1..=64 ([`GENERATED_SESSION_ID_LEN`] for a generated
 /// one), `block` not in 1..=4096, or the length overflows (or exceeds `isize::MAX`).
@@ -545,14 +857,7 @@ pub fn key_exchange_response_len(
     app_payload_len: usize,
     block: usize,
 ) -> Option<usize> {
-    if !(1..=MAX_SESSION_ID_LEN).contains(&session_id_len) {
-        return None;
-    }
-    padding::check_block(block).ok()?;
-    let plain = wire::session_grant_len(session_id_len, app_payload_len)?;
-    padding::padded_len(plain, block)?
-        .checked_add(KXR_HEADER_LEN + NONCE_LEN + TAG_LEN)
-        .filter(|&n| n <= isize::MAX as usize)
+    Suite::X25519.key_exchange_response_len(session_id_len, app_payload_len, block)
 }
 
 /// The default session id generator: 128 random bits, base64url without padding

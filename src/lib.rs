@@ -2,8 +2,11 @@
 //!
 //! End-to-end encryption of the JSON bodies of sensitive HTTP API calls (login, registration,
 //! password init/reset/change) between an app and the API gateway, on top of TLS, so that a CDN or
-//! proxy that terminates TLS sees only ciphertext. This crate implements the suite
-//! **X25519-HKDF-SHA256-AES-256-GCM** of `SPEC.md`, for both roles.
+//! proxy that terminates TLS sees only ciphertext. This crate implements the suites
+//! **X25519-HKDF-SHA256-AES-256-GCM** and the hybrid post-quantum
+//! **X25519MLKEM768-HKDF-SHA256-AES-256-GCM** of `SPEC.md` ([`Suite`]), for both roles. The
+//! suite is a property of a key id: a [`ServerKey`] and a [`PinnedKey`] carry theirs, a client
+//! takes it from its pin and a [`Server`] from the key a type 1 names.
 //!
 //! It is *sans-io*: no sockets, no threads, no clock, no global state. The caller passes the time
 //! (`now_ms`, milliseconds since the Unix epoch) and a cryptographic RNG (the `rand_core` 0.10
@@ -83,6 +86,7 @@ pub mod primitives;
 mod replay;
 mod schedule;
 mod session;
+mod suite;
 pub mod web;
 pub mod wire;
 
@@ -91,13 +95,15 @@ pub use config::{
     DEFAULT_MAX_PAYLOAD,
 };
 pub use error::{Error, HttpError, Result, TokenError, ALL_ERRORS};
+#[cfg(feature = "test-vectors")]
+pub use handshake::HybridClientTestInputs;
 pub use handshake::{
     generate_session_id, key_exchange_len, key_exchange_response_len, AcceptedHandshake,
     ClientHandshake, Server, GENERATED_SESSION_ID_LEN,
 };
 pub use keys::{
-    check_key_id, parse_spki_base64, spki_base64, spki_der, PinnedKey, PublicKeyDocument,
-    ServerKey, LABEL, SPKI_PREFIX, SUITE,
+    check_key_id, parse_public_key_base64, parse_spki_base64, public_key_base64, spki_base64,
+    spki_der, PinnedKey, PublicKeyDocument, ServerKey, LABEL, SPKI_PREFIX, SUITE,
 };
 pub use replay::{ReplayWindow, DEFAULT_WINDOW, MAX_WINDOW};
 pub use schedule::{INFO_KX_KEY, INFO_SESSION_KEYS, MAX_SEQ};
@@ -106,6 +112,7 @@ pub use session::{
     ResponseSlot, ServerSession, StorageKey, BODY_OFFSET_IN_PLACE, EXPORT_VERSION,
     ZERO_ALLOC_MAX_CTX,
 };
+pub use suite::{Suite, LABEL_PQ};
 pub use wire::{MAX_CTX, MAX_KEY_ID_LEN, MAX_SESSION_ID_LEN};
 
 /// The library version (this crate's version, e.g. `"0.1.0"`).

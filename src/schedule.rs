@@ -10,6 +10,15 @@
 //! nonce(dir, n) = iv_dir XOR (0x00000000 || u64be(n))
 //! ```
 //!
+//! The hybrid suite (SPEC.md section 15) changes only the inputs of the two extracts and of `h1`:
+//!
+//! ```text
+//! h1   = SHA-256(LABEL_PQ || ek_s || S || header1)   prk1 = HKDF-Extract(h1, ss1 || es)
+//! prk2 = HKDF-Extract(prk1, ss2 || ee)
+//! ```
+//!
+//! The 64-byte hybrid inputs `ss || dh` are assembled here, in zeroizing buffers ([`HybridIkm`]).
+//!
 //! Direction keys are expanded once per session ([`AeadKey`]), never per message.
 
 #![forbid(unsafe_code)]
@@ -17,10 +26,11 @@
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::error::{Error, Result};
-use crate::keys::LABEL;
 use crate::primitives::{
-    hkdf_expand, hkdf_extract, sha256, AeadKey, Transcript, KEY_LEN, NONCE_LEN, TAG_LEN, X25519_LEN,
+    hkdf_expand, hkdf_extract, sha256, AeadKey, Transcript, KEY_LEN, MLKEM768_ENCAPS_KEY_LEN,
+    MLKEM_SHARED_SECRET_LEN, NONCE_LEN, TAG_LEN, X25519_LEN,
 };
+use crate::suite::{LABEL, LABEL_PQ};
 
 /// HKDF info for the type-1 key.
 pub const INFO_KX_KEY: &[u8] = b"scv2 kx key";
@@ -49,29 +59,66 @@ impl Stage1 {
     }
 }
 
-/// `prk1`, `h1` and `k1` for a type-1 header (`es` = X25519(e, S)).
+/// What the key schedule of stage 1 returns: `prk1`, `h1` and `k1`.
+pub(crate) type Stage1Keys = (Zeroizing<[u8; 32]>, [u8; 32], AeadKey);
+
+/// `prk1`, `h1` and `k1` for a type-1 header of the X25519 suite (`es` = X25519(e, S)).
 pub(crate) fn stage1_keys(
     server_public: &[u8; X25519_LEN],
     header1: &[u8],
     es: &[u8; 32],
-) -> Result<(Zeroizing<[u8; 32]>, [u8; 32], AeadKey)> {
+) -> Result<Stage1Keys> {
     let h1 = sha256(&[LABEL, server_public, header1]);
-    let prk1 = hkdf_extract(&h1, es);
+    stage1_from(h1, es)
+}
+
+/// `ss || dh`: the 64-byte input of a hybrid extract (KEM secret first), zeroized on drop.
+pub(crate) struct HybridIkm(Zeroizing<[u8; MLKEM_SHARED_SECRET_LEN + X25519_LEN]>);
+
+impl HybridIkm {
+    /// `ss || dh`.
+    pub(crate) fn new(ss: &[u8; MLKEM_SHARED_SECRET_LEN], dh: &[u8; X25519_LEN]) -> HybridIkm {
+        let mut ikm = Zeroizing::new([0u8; MLKEM_SHARED_SECRET_LEN + X25519_LEN]);
+        ikm[..MLKEM_SHARED_SECRET_LEN].copy_from_slice(ss);
+        ikm[MLKEM_SHARED_SECRET_LEN..].copy_from_slice(dh);
+        HybridIkm(ikm)
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        self.0.as_ref()
+    }
+}
+
+/// `prk1`, `h1` and `k1` for a type-1 header of the hybrid suite: `h1 = SHA-256(LABEL_PQ ||
+/// ek_s || S || header1)`, `prk1 = HKDF-Extract(h1, ss1 || es)`.
+pub(crate) fn hybrid_stage1_keys(
+    server_kem_key: &[u8; MLKEM768_ENCAPS_KEY_LEN],
+    server_public: &[u8; X25519_LEN],
+    header1: &[u8],
+    ikm: &HybridIkm,
+) -> Result<Stage1Keys> {
+    let h1 = sha256(&[LABEL_PQ, server_kem_key, server_public, header1]);
+    stage1_from(h1, ikm.as_bytes())
+}
+
+fn stage1_from(h1: [u8; 32], ikm: &[u8]) -> Result<Stage1Keys> {
+    let prk1 = hkdf_extract(&h1, ikm);
     let mut k1 = Zeroizing::new([0u8; 32]);
     hkdf_expand(prk1.as_ref(), &[INFO_KX_KEY], k1.as_mut())?;
     Ok((prk1, h1, AeadKey::new(&k1)))
 }
 
-/// `h2` and the session key material (`ee` = X25519(f, E)). Consumes stage 1.
+/// `h2` and the session key material (`ikm` = `ee` = X25519(f, E) for the X25519 suite, `ss2 ||
+/// ee` ([`HybridIkm`]) for the hybrid suite). Consumes stage 1.
 pub(crate) fn stage2_keys(
     stage1: Stage1,
     header2: &[u8],
-    ee: &[u8; 32],
+    ikm: &[u8],
 ) -> Result<([u8; 32], KeyMaterial)> {
     let mut t = stage1.transcript;
     t.update(header2);
     let h2 = t.finish();
-    let prk2 = hkdf_extract(stage1.prk1.as_ref(), ee);
+    let prk2 = hkdf_extract(stage1.prk1.as_ref(), ikm);
     let mut okm = KeyMaterial([0u8; OKM_LEN]);
     hkdf_expand(prk2.as_ref(), &[INFO_SESSION_KEYS, &h2], &mut okm.0)?;
     Ok((h2, okm))

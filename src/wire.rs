@@ -1,7 +1,9 @@
 //! Every byte layout of this crate, each parser beside its writer (with a round-trip test):
 //!
 //! - the envelopes (SPEC.md section 3): type 1 with `header1`, type 130 with `header2`, types 2
-//!   and 129 (`nom` parsers, checked in the order SPEC.md section 10 fixes);
+//!   and 129 (`nom` parsers, checked in the order SPEC.md section 10 fixes); the hybrid suite's
+//!   type 1 and type 130 (SPEC.md section 15.2), and the type-1 structure common to every suite
+//!   that a server holding keys of several suites parses before the key-id lookup (15.6);
 //! - the type-130 plaintext `u8 len(sid) | sid | u64be(expiresAtMs) | app` ([`SessionGrant`]);
 //! - the associated data of types 2 and 129 (SPEC.md section 8.1, [`write_data_aad`]);
 //! - the sealed export blob and its state (SPEC.md section 12), private to this crate.
@@ -17,7 +19,9 @@ use nom::number::complete::{be_u16, be_u8};
 use nom::{IResult, Parser};
 
 use crate::error::{Error, Result};
-use crate::primitives::{NONCE_LEN, TAG_LEN, X25519_LEN};
+use crate::primitives::{
+    MLKEM768_CIPHERTEXT_LEN, MLKEM768_ENCAPS_KEY_LEN, NONCE_LEN, TAG_LEN, X25519_LEN,
+};
 use crate::schedule::OKM_LEN;
 
 /// The two magic bytes every envelope starts with.
@@ -305,6 +309,216 @@ fn key_exchange_response(input: &[u8]) -> PResult<'_, KeyExchangeResponse<'_>> {
             aead,
         },
     ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Type 1 of any suite, and the hybrid suite's type 1 and type 130 (SPEC.md sections 15.2, 15.6).
+
+/// `reqKeyLen` of the hybrid suite: `ct1 || E`.
+pub const HYBRID_REQUEST_KEY_LEN: usize = MLKEM768_CIPHERTEXT_LEN + X25519_LEN;
+/// `respKeyLen` of the hybrid suite: `ek_e`.
+pub const HYBRID_RESPONSE_KEY_LEN: usize = MLKEM768_ENCAPS_KEY_LEN;
+/// Length of the hybrid suite's `header2` (`"SC" 0x02 0x82 ct2 F`).
+pub const HYBRID_KXR_HEADER_LEN: usize = 4 + MLKEM768_CIPHERTEXT_LEN + X25519_LEN;
+
+/// A type 1 parsed with the structure common to every suite (SPEC.md section 15.6, step 5):
+/// the key lengths are whatever the envelope says; the suite of the key found decides them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnyKeyExchange<'a> {
+    /// `header1`: every byte before the IV.
+    pub header: &'a [u8],
+    /// The server key id, 1–255 printable ASCII bytes.
+    pub key_id: &'a [u8],
+    /// `reqKey` (`reqKeyLen` bytes).
+    pub request_key: &'a [u8],
+    /// `respKey` (`respKeyLen` bytes).
+    pub response_key: &'a [u8],
+    /// IV, ciphertext and tag.
+    pub aead: AeadPart<'a>,
+}
+
+/// Parse a type 1 with the structure common to every suite: `u8 keyIdLen (≥ 1) | keyId
+/// (printable) | u16be reqKeyLen | reqKey | u16be respKeyLen | respKey | AEAD`, every announced
+/// byte present and at least 29 bytes of AEAD, else [`Error::MalformedEnvelope`].
+pub fn parse_any_key_exchange(input: &[u8]) -> Result<AnyKeyExchange<'_>> {
+    finish(any_key_exchange(input))
+}
+
+fn any_key_exchange(input: &[u8]) -> PResult<'_, AnyKeyExchange<'_>> {
+    let start = input;
+    let (input, ()) = prefix_of(TYPE_KEY_EXCHANGE)(input)?;
+    let (input, key_id_len) = be_u8(input)?;
+    let (input, key_id) = take(key_id_len).parse(input)?;
+    if !is_valid_id(key_id, MAX_KEY_ID_LEN) {
+        return fail(Error::MalformedEnvelope);
+    }
+    let (input, req_key_len) = be_u16(input)?;
+    let (input, request_key) = take(req_key_len).parse(input)?;
+    let (input, resp_key_len) = be_u16(input)?;
+    let (input, response_key) = take(resp_key_len).parse(input)?;
+    let header = &start[..start.len() - input.len()];
+    let (input, aead) = aead_part(input)?;
+    Ok((
+        input,
+        AnyKeyExchange {
+            header,
+            key_id,
+            request_key,
+            response_key,
+            aead,
+        },
+    ))
+}
+
+impl<'a> AnyKeyExchange<'a> {
+    /// The X25519 suite's view: `reqKeyLen = 32`, `respKeyLen = 0`, else
+    /// [`Error::MalformedEnvelope`].
+    pub fn x25519(&self) -> Result<KeyExchange<'a>> {
+        if !self.response_key.is_empty() {
+            return Err(Error::MalformedEnvelope);
+        }
+        Ok(KeyExchange {
+            header: self.header,
+            key_id: self.key_id,
+            client_ephemeral: self
+                .request_key
+                .try_into()
+                .map_err(|_| Error::MalformedEnvelope)?,
+            aead: self.aead,
+        })
+    }
+
+    /// The hybrid suite's view: `reqKeyLen = 1120`, `respKeyLen = 1184`, else
+    /// [`Error::MalformedEnvelope`].
+    pub fn hybrid(&self) -> Result<HybridKeyExchange<'a>> {
+        let req: &[u8; HYBRID_REQUEST_KEY_LEN] = self
+            .request_key
+            .try_into()
+            .map_err(|_| Error::MalformedEnvelope)?;
+        let ek_e = self
+            .response_key
+            .try_into()
+            .map_err(|_| Error::MalformedEnvelope)?;
+        let (ct1, e) = req
+            .split_first_chunk::<MLKEM768_CIPHERTEXT_LEN>()
+            .ok_or(Error::MalformedEnvelope)?;
+        Ok(HybridKeyExchange {
+            header: self.header,
+            key_id: self.key_id,
+            ciphertext: ct1,
+            client_ephemeral: e.try_into().map_err(|_| Error::MalformedEnvelope)?,
+            client_kem_key: ek_e,
+            aead: self.aead,
+        })
+    }
+}
+
+/// A parsed type 1 of the hybrid suite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HybridKeyExchange<'a> {
+    /// `header1`: every byte before the IV.
+    pub header: &'a [u8],
+    /// The server key id.
+    pub key_id: &'a [u8],
+    /// `ct1`, the encapsulation to the server's `ek_s`.
+    pub ciphertext: &'a [u8; MLKEM768_CIPHERTEXT_LEN],
+    /// `E`, the client's ephemeral X25519 public key.
+    pub client_ephemeral: &'a [u8; X25519_LEN],
+    /// `ek_e`, the client's ephemeral ML-KEM-768 encapsulation key (unchecked bytes).
+    pub client_kem_key: &'a [u8; MLKEM768_ENCAPS_KEY_LEN],
+    /// IV, ciphertext and tag.
+    pub aead: AeadPart<'a>,
+}
+
+/// Parse a type 1 of the hybrid suite (the common structure, then its lengths).
+pub fn parse_hybrid_key_exchange(input: &[u8]) -> Result<HybridKeyExchange<'_>> {
+    parse_any_key_exchange(input)?.hybrid()
+}
+
+/// The length of the hybrid suite's `header1` for a key id of `key_id_len` bytes.
+pub const fn hybrid_key_exchange_header_len(key_id_len: usize) -> usize {
+    4 + 1 + key_id_len + 2 + HYBRID_REQUEST_KEY_LEN + 2 + HYBRID_RESPONSE_KEY_LEN
+}
+
+/// Write the hybrid suite's `header1` = `"SC" 0x02 0x01 | u8 len(keyId) | keyId | u16be 1120 |
+/// ct1 | E | u16be 1184 | ek_e` at the start of `out`; returns its length.
+///
+/// Errors: [`Error::InvalidArgument`] (key id not 1–255 printable ASCII bytes),
+/// [`Error::BufferTooSmall`].
+pub fn write_hybrid_key_exchange_header_into(
+    out: &mut [u8],
+    key_id: &[u8],
+    ct1: &[u8; MLKEM768_CIPHERTEXT_LEN],
+    e: &[u8; X25519_LEN],
+    ek_e: &[u8; MLKEM768_ENCAPS_KEY_LEN],
+) -> Result<usize> {
+    if !is_valid_id(key_id, MAX_KEY_ID_LEN) {
+        return Err(Error::InvalidArgument);
+    }
+    let len = hybrid_key_exchange_header_len(key_id.len());
+    let out = out.get_mut(..len).ok_or(Error::BufferTooSmall)?;
+    let (prefix, rest) = out.split_at_mut(5);
+    prefix[..4].copy_from_slice(&data_header(TYPE_KEY_EXCHANGE));
+    prefix[4] = key_id.len() as u8;
+    let (id, rest) = rest.split_at_mut(key_id.len());
+    id.copy_from_slice(key_id);
+    let (req_len, rest) = rest.split_at_mut(2);
+    req_len.copy_from_slice(&(HYBRID_REQUEST_KEY_LEN as u16).to_be_bytes());
+    let (ct_out, rest) = rest.split_at_mut(MLKEM768_CIPHERTEXT_LEN);
+    ct_out.copy_from_slice(ct1);
+    let (e_out, rest) = rest.split_at_mut(X25519_LEN);
+    e_out.copy_from_slice(e);
+    let (resp_len, ek_out) = rest.split_at_mut(2);
+    resp_len.copy_from_slice(&(HYBRID_RESPONSE_KEY_LEN as u16).to_be_bytes());
+    ek_out.copy_from_slice(ek_e);
+    Ok(len)
+}
+
+/// A parsed type 130 of the hybrid suite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HybridKeyExchangeResponse<'a> {
+    /// `header2` = `"SC" 0x02 0x82 ct2 F`.
+    pub header: &'a [u8],
+    /// `ct2`, the encapsulation to the client's `ek_e`.
+    pub ciphertext: &'a [u8; MLKEM768_CIPHERTEXT_LEN],
+    /// `F`, the server's ephemeral X25519 public key.
+    pub server_ephemeral: &'a [u8; X25519_LEN],
+    /// IV, ciphertext and tag.
+    pub aead: AeadPart<'a>,
+}
+
+/// The hybrid suite's `header2` = `"SC" 0x02 0x82 | ct2 | F`.
+pub fn hybrid_key_exchange_response_header(
+    ct2: &[u8; MLKEM768_CIPHERTEXT_LEN],
+    f: &[u8; X25519_LEN],
+) -> [u8; HYBRID_KXR_HEADER_LEN] {
+    let mut h = [0u8; HYBRID_KXR_HEADER_LEN];
+    h[..4].copy_from_slice(&data_header(TYPE_KEY_EXCHANGE_RESPONSE));
+    h[4..4 + MLKEM768_CIPHERTEXT_LEN].copy_from_slice(ct2);
+    h[4 + MLKEM768_CIPHERTEXT_LEN..].copy_from_slice(f);
+    h
+}
+
+/// Parse a type 130 of the hybrid suite: `"SC" 0x02 0x82 | ct2 (1088) | F (32) | AEAD`, at
+/// least 1153 bytes, else [`Error::MalformedEnvelope`].
+pub fn parse_hybrid_key_exchange_response(input: &[u8]) -> Result<HybridKeyExchangeResponse<'_>> {
+    let (ty, rest) = split_prefix(input)?;
+    if ty != TYPE_KEY_EXCHANGE_RESPONSE {
+        return Err(Error::MalformedEnvelope);
+    }
+    let (ct2, rest) = rest
+        .split_first_chunk::<MLKEM768_CIPHERTEXT_LEN>()
+        .ok_or(Error::MalformedEnvelope)?;
+    let (f, rest) = rest
+        .split_first_chunk::<X25519_LEN>()
+        .ok_or(Error::MalformedEnvelope)?;
+    let aead = split_aead(rest)?;
+    Ok(HybridKeyExchangeResponse {
+        header: &input[..HYBRID_KXR_HEADER_LEN],
+        ciphertext: ct2,
+        server_ephemeral: f,
+        aead,
+    })
 }
 
 /// Parse a type-2 (request, `ty` = [`TYPE_REQUEST`]) or type-129 (response, `ty` =
@@ -750,6 +964,65 @@ mod tests {
         v.extend_from_slice(&resp_len.to_be_bytes());
         v.extend(std::iter::repeat_n(0xAA, aead_len));
         v
+    }
+
+    #[test]
+    fn hybrid_layouts_round_trip() {
+        let ct = [7u8; MLKEM768_CIPHERTEXT_LEN];
+        let e = [8u8; 32];
+        let ek = [9u8; MLKEM768_ENCAPS_KEY_LEN];
+        let mut env = vec![0u8; hybrid_key_exchange_header_len(4) + MIN_AEAD_LEN];
+        let n = write_hybrid_key_exchange_header_into(&mut env, b"k-pq", &ct, &e, &ek).unwrap();
+        assert_eq!(n, 4 + 1 + 4 + 2 + 1120 + 2 + 1184);
+        let m = parse_hybrid_key_exchange(&env).unwrap();
+        assert_eq!(
+            (m.key_id, m.ciphertext, m.client_ephemeral, m.client_kem_key),
+            (&b"k-pq"[..], &ct, &e, &ek)
+        );
+        assert_eq!(m.header, &env[..n]);
+        // The X25519 view of a hybrid type 1 is malformed, and the other way round.
+        assert_eq!(
+            parse_any_key_exchange(&env).unwrap().x25519(),
+            Err(Error::MalformedEnvelope)
+        );
+        let x = kx(b"kid", 32, 0, 29);
+        assert!(parse_any_key_exchange(&x).unwrap().x25519().is_ok());
+        assert_eq!(
+            parse_any_key_exchange(&x).unwrap().hybrid(),
+            Err(Error::MalformedEnvelope)
+        );
+        // One byte short of the AEAD minimum; a respKey that runs past the end.
+        assert_eq!(
+            parse_hybrid_key_exchange(&env[..env.len() - 1]),
+            Err(Error::MalformedEnvelope)
+        );
+        assert_eq!(
+            parse_any_key_exchange(&kx(b"kid", 32, 40, 29)),
+            Err(Error::MalformedEnvelope)
+        );
+        assert!(parse_any_key_exchange(&kx(b"kid", 32, 1, 30)).is_ok());
+
+        let h2 = hybrid_key_exchange_response_header(&ct, &e);
+        let mut r = h2.to_vec();
+        r.extend_from_slice(&[0xAA; MIN_AEAD_LEN]);
+        assert_eq!(r.len(), 1153);
+        let p = parse_hybrid_key_exchange_response(&r).unwrap();
+        assert_eq!(
+            (p.header, p.ciphertext, p.server_ephemeral),
+            (&h2[..], &ct, &e)
+        );
+        assert_eq!(
+            parse_hybrid_key_exchange_response(&r[..1152]),
+            Err(Error::MalformedEnvelope)
+        );
+        assert_eq!(
+            parse_hybrid_key_exchange_response(b"SC\x03\x82"),
+            Err(Error::UnsupportedVersion)
+        );
+        assert_eq!(
+            parse_hybrid_key_exchange_response(b"SC\x02\x81"),
+            Err(Error::MalformedEnvelope)
+        );
     }
 
     #[test]

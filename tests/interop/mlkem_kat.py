@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """ML-KEM-768 known answers of the Rust primitives seam, checked with `kyber-py`.
 
-`tests/hybrid_kat.rs` (run with `--features test-vectors`, either backend) writes the ML-KEM-768
-values it used for the hybrid suite's scaffolded handshake to
+`tests/hybrid_vectors.rs` (run with `--features test-vectors`, either backend) writes the ML-KEM-768
+values of the hybrid vector file (tests/vectors/scv2-x25519mlkem768.json) to
 `target/tmp/scv2-mlkem768-kat.json`: per case and role, the 64-byte seed `d || z`, the
 encapsulation key the seam derived from it, the encapsulation randomness `m`, the ciphertext and
 shared secret, the shared secret of a tampered ciphertext (implicit rejection, computed by the
@@ -116,7 +116,7 @@ def main(argv: list[str]) -> int:
     path = Path(args[0]) if args else DEFAULT
     if not path.is_file():
         print(
-            f"FAIL {path} is missing: run `cargo test --features test-vectors --test hybrid_kat` "
+            f"FAIL {path} is missing: run `cargo test --features test-vectors --test hybrid_vectors` "
             "first"
         )
         print("0 passed, 1 failed")
