@@ -30,8 +30,9 @@ mod server;
 use wasm_bindgen::prelude::*;
 
 pub use client::{
-    is_web_form, suite, web_form_decode, web_form_encode, ClientConfig, ClientHandshake,
-    ClientSession, PendingRequest, TrustDecision,
+    is_web_form, key_exchange_len, key_exchange_response_len, suite, suite_public_key_len, suites,
+    web_form_decode, web_form_encode, ClientConfig, ClientHandshake, ClientSession, PendingRequest,
+    TrustDecision,
 };
 #[cfg(feature = "server")]
 pub use server::{generate_session_id, AcceptedHandshake, OpenedRequest, Server, ServerSession};
