@@ -11,7 +11,7 @@
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
-use crate::{js_error, js_u64, scrubbed, to_js_number, JsResult};
+use crate::{js_error, js_u64, scrubbed, scrubbed_handshake, to_js_number, JsResult};
 
 /// Which server keys the client trusts, and its padding and limits.
 #[wasm_bindgen]
@@ -48,8 +48,10 @@ impl ClientConfig {
         algorithm: Option<String>,
     ) -> JsResult<()> {
         let suite = pin_suite(algorithm.as_deref()).map_err(js_error)?;
-        let key = scrubbed(|| scv2::PinnedKey::from_public_key_base64(key_id, suite, public_key))
-            .map_err(js_error)?;
+        let key = scrubbed_handshake(|| {
+            scv2::PinnedKey::from_public_key_base64(key_id, suite, public_key)
+        })
+        .map_err(js_error)?;
         self.inner.pin(key);
         Ok(())
     }
@@ -64,7 +66,7 @@ impl ClientConfig {
         algorithm: Option<String>,
     ) -> JsResult<()> {
         let suite = pin_suite(algorithm.as_deref()).map_err(js_error)?;
-        let key = scrubbed(|| scv2::PinnedKey::with_suite(key_id, suite, public_key))
+        let key = scrubbed_handshake(|| scv2::PinnedKey::with_suite(key_id, suite, public_key))
             .map_err(js_error)?;
         self.inner.pin(key);
         Ok(())
@@ -154,7 +156,7 @@ impl ClientConfig {
         algorithm: Option<String>,
     ) -> JsResult<TrustDecision> {
         let suite = document_suite(&self.inner, key_id, algorithm.as_deref()).map_err(js_error)?;
-        let trust = scrubbed(|| self.inner.trust_with_suite(suite, key_id, public_key))
+        let trust = scrubbed_handshake(|| self.inner.trust_with_suite(suite, key_id, public_key))
             .map_err(js_error)?;
         let (first_use, key) = match trust {
             scv2::Trust::Pinned(k) => (false, k),
@@ -253,7 +255,7 @@ impl ClientHandshake {
         payload: Option<Vec<u8>>,
     ) -> JsResult<ClientHandshake> {
         let payload = Zeroizing::new(payload.unwrap_or_default());
-        let (hs, envelope) = scrubbed(|| {
+        let (hs, envelope) = scrubbed_handshake(|| {
             scv2::ClientHandshake::start(&config.inner, key_id, &payload, &mut scv2::OsRng)
         })
         .map_err(js_error)?;
@@ -281,7 +283,7 @@ impl ClientHandshake {
         let iv: [u8; 12] = iv1
             .try_into()
             .map_err(|_| js_error(scv2::Error::InvalidArgument))?;
-        let (hs, envelope) = scrubbed(|| {
+        let (hs, envelope) = scrubbed_handshake(|| {
             scv2::ClientHandshake::start_with_ephemeral_for_test_vectors(
                 &config.inner,
                 key_id,
@@ -320,7 +322,7 @@ impl ClientHandshake {
             encaps_randomness: encaps_randomness.try_into().map_err(|_| bad())?,
         };
         let iv: [u8; 12] = iv1.try_into().map_err(|_| bad())?;
-        let (hs, envelope) = scrubbed(|| {
+        let (hs, envelope) = scrubbed_handshake(|| {
             scv2::ClientHandshake::start_hybrid_with_ephemeral_for_test_vectors(
                 &config.inner,
                 key_id,
@@ -371,7 +373,7 @@ impl ClientHandshake {
             .inner
             .take()
             .ok_or_else(|| js_error(scv2::Error::InvalidState))?;
-        let session = scrubbed(|| hs.finish(envelope, now)).map_err(js_error)?;
+        let session = scrubbed_handshake(|| hs.finish(envelope, now)).map_err(js_error)?;
         Ok(ClientSession { inner: session })
     }
 }

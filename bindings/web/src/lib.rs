@@ -64,31 +64,51 @@ pub(crate) fn js_error(e: scv2::Error) -> JsValue {
     err.into()
 }
 
-/// How much of the shadow stack [`scrub_stack`] overwrites, in 8-byte words. Measured (the
-/// memory-probe tests in `test/`): the deepest export goes about 7 KiB below its frame in a
-/// release build and 31 KiB in a debug build; the scrub covers twice the release depth and
-/// 1.5 times the debug one. The tests check, for every export that runs cryptography, that the
-/// deepest bytes written by a call are the scrub's zeros.
+/// How much of the shadow stack [`scrubbed`] overwrites after a session operation (seal, open),
+/// in 8-byte words. Measured (the memory-probe tests in `test/`): a session export goes well
+/// under 1 KiB below its frame in a release build and about 31 KiB in a debug build, the same in
+/// both suites; the scrub covers 16 KiB (release) and 1.5 times the debug depth (48 KiB). The
+/// tests check, for every export that runs cryptography, that the deepest bytes written by a
+/// call are the scrub's zeros.
 #[cfg(not(debug_assertions))]
 const SCRUB_WORDS: usize = 2048; // 16 KiB
 #[cfg(debug_assertions)]
 const SCRUB_WORDS: usize = 6144; // 48 KiB
 
-/// Overwrite the shadow stack below the caller's frame (in wasm, a region of the linear memory
-/// that JavaScript can read), so that the plaintexts and key schedules the core's functions left
-/// in their returned frames do not outlive the call. Called by every export that runs the
-/// core's cryptography, after it.
+/// How much [`scrubbed_handshake`] overwrites after a key or handshake operation (pin, trust,
+/// start, finish; the test-only server's key generation, accept, respond). ML-KEM-768 keeps its
+/// matrix and polynomials on the stack: measured, the hybrid suite's deepest export (`start`)
+/// goes 52 KiB below its frame in a release build and 175 KiB in a debug build (the X25519
+/// suite's: 22 KiB and 124 KiB). The scrub covers about twice the release depth (112 KiB) and
+/// 1.5 times the debug one (272 KiB). A handshake costs a millisecond or more; zeroizing
+/// 112 KiB costs a few microseconds.
+#[cfg(not(debug_assertions))]
+const HANDSHAKE_SCRUB_WORDS: usize = 14336; // 112 KiB
+#[cfg(debug_assertions)]
+const HANDSHAKE_SCRUB_WORDS: usize = 34816; // 272 KiB
+
+/// Overwrite `N` words of the shadow stack below the caller's frame (in wasm, a region of the
+/// linear memory that JavaScript can read), so that the plaintexts and key schedules the core's
+/// functions left in their returned frames do not outlive the call.
 #[inline(never)]
-pub(crate) fn scrub_stack() {
-    let mut area = [0u64; SCRUB_WORDS];
+fn scrub_stack<const N: usize>() {
+    let mut area = [0u64; N];
     zeroize::Zeroize::zeroize(&mut area[..]);
     core::hint::black_box(&area);
 }
 
-/// Run `f` (a call into the core's cryptography), then [`scrub_stack`].
+/// Run `f` (a session operation of the core: seal or open), then overwrite the stack it used.
 pub(crate) fn scrubbed<T>(f: impl FnOnce() -> T) -> T {
     let r = f();
-    scrub_stack();
+    scrub_stack::<SCRUB_WORDS>();
+    r
+}
+
+/// Run `f` (a key or handshake operation of the core, either suite), then overwrite the stack
+/// it used (the deeper scrub that ML-KEM needs).
+pub(crate) fn scrubbed_handshake<T>(f: impl FnOnce() -> T) -> T {
+    let r = f();
+    scrub_stack::<HANDSHAKE_SCRUB_WORDS>();
     r
 }
 

@@ -8,7 +8,7 @@
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
-use crate::{js_error, js_u64, scrubbed, to_js_number, JsResult};
+use crate::{js_error, js_u64, scrubbed, scrubbed_handshake, to_js_number, JsResult};
 
 /// A random session id (128 bits, base64url, 22 characters).
 #[wasm_bindgen(js_name = generateSessionId)]
@@ -49,9 +49,10 @@ impl Server {
         let private = Zeroizing::new(private_key);
         let suite = suite_of(algorithm.as_deref())?;
         let created = js_u64(created_at_ms).map_err(js_error)?;
-        let key =
-            scrubbed(|| scv2::ServerKey::from_private_key(suite, key_id, &private, created, None))
-                .map_err(js_error)?;
+        let key = scrubbed_handshake(|| {
+            scv2::ServerKey::from_private_key(suite, key_id, &private, created, None)
+        })
+        .map_err(js_error)?;
         self.add(key)
     }
 
@@ -66,7 +67,7 @@ impl Server {
     ) -> JsResult<String> {
         let suite = suite_of(algorithm.as_deref())?;
         let now = js_u64(now_ms).map_err(js_error)?;
-        let key = scrubbed(|| {
+        let key = scrubbed_handshake(|| {
             scv2::ServerKey::generate_with_suite(suite, key_id, now, None, &mut scv2::OsRng)
         })
         .map_err(js_error)?;
@@ -82,7 +83,7 @@ impl Server {
     /// Open a type-1 envelope at `nowMs`.
     pub fn accept(&self, envelope: &[u8], now_ms: f64) -> JsResult<AcceptedHandshake> {
         let now = js_u64(now_ms).map_err(js_error)?;
-        let accepted = scrubbed(|| self.inner.accept(envelope, now)).map_err(js_error)?;
+        let accepted = scrubbed_handshake(|| self.inner.accept(envelope, now)).map_err(js_error)?;
         Ok(AcceptedHandshake {
             inner: Some(accepted),
         })
@@ -128,7 +129,7 @@ impl AcceptedHandshake {
             .take()
             .ok_or_else(|| js_error(scv2::Error::InvalidState))?;
         let (session, type130) =
-            scrubbed(|| accepted.respond(session_id, exp, app_payload, &mut scv2::OsRng))
+            scrubbed_handshake(|| accepted.respond(session_id, exp, app_payload, &mut scv2::OsRng))
                 .map_err(js_error)?;
         Ok(ServerSession {
             inner: session,
@@ -154,7 +155,7 @@ impl AcceptedHandshake {
             .inner
             .take()
             .ok_or_else(|| js_error(scv2::Error::InvalidState))?;
-        let (session, type130) = scrubbed(|| {
+        let (session, type130) = scrubbed_handshake(|| {
             accepted.respond_with_ephemeral_for_test_vectors(session_id, exp, app_payload, f)
         })
         .map_err(js_error)?;
@@ -184,7 +185,7 @@ impl AcceptedHandshake {
             .inner
             .take()
             .ok_or_else(|| js_error(scv2::Error::InvalidState))?;
-        let (session, type130) = scrubbed(|| {
+        let (session, type130) = scrubbed_handshake(|| {
             accepted.respond_hybrid_with_ephemeral_for_test_vectors(
                 session_id,
                 exp,
