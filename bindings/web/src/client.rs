@@ -48,7 +48,7 @@ impl ClientConfig {
         algorithm: Option<String>,
     ) -> JsResult<()> {
         let suite = pin_suite(algorithm.as_deref()).map_err(js_error)?;
-        let key = scrubbed_handshake(|| {
+        let key = scrubbed_handshake(suite, || {
             scv2::PinnedKey::from_public_key_base64(key_id, suite, public_key)
         })
         .map_err(js_error)?;
@@ -66,8 +66,10 @@ impl ClientConfig {
         algorithm: Option<String>,
     ) -> JsResult<()> {
         let suite = pin_suite(algorithm.as_deref()).map_err(js_error)?;
-        let key = scrubbed_handshake(|| scv2::PinnedKey::with_suite(key_id, suite, public_key))
-            .map_err(js_error)?;
+        let key = scrubbed_handshake(suite, || {
+            scv2::PinnedKey::with_suite(key_id, suite, public_key)
+        })
+        .map_err(js_error)?;
         self.inner.pin(key);
         Ok(())
     }
@@ -156,8 +158,10 @@ impl ClientConfig {
         algorithm: Option<String>,
     ) -> JsResult<TrustDecision> {
         let suite = document_suite(&self.inner, key_id, algorithm.as_deref()).map_err(js_error)?;
-        let trust = scrubbed_handshake(|| self.inner.trust_with_suite(suite, key_id, public_key))
-            .map_err(js_error)?;
+        let trust = scrubbed_handshake(suite, || {
+            self.inner.trust_with_suite(suite, key_id, public_key)
+        })
+        .map_err(js_error)?;
         let (first_use, key) = match trust {
             scv2::Trust::Pinned(k) => (false, k),
             scv2::Trust::FirstUse(k) => (true, k),
@@ -255,9 +259,13 @@ impl ClientHandshake {
         payload: Option<Vec<u8>>,
     ) -> JsResult<ClientHandshake> {
         let payload = Zeroizing::new(payload.unwrap_or_default());
-        let (hs, envelope) = scrubbed_handshake(|| {
-            scv2::ClientHandshake::start(&config.inner, key_id, &payload, &mut scv2::OsRng)
-        })
+        let (hs, envelope) = scrubbed_handshake(
+            config
+                .inner
+                .pinned(key_id)
+                .map_or(scv2::Suite::X25519, scv2::PinnedKey::suite),
+            || scv2::ClientHandshake::start(&config.inner, key_id, &payload, &mut scv2::OsRng),
+        )
         .map_err(js_error)?;
         Ok(ClientHandshake {
             inner: Some(hs),
@@ -283,7 +291,7 @@ impl ClientHandshake {
         let iv: [u8; 12] = iv1
             .try_into()
             .map_err(|_| js_error(scv2::Error::InvalidArgument))?;
-        let (hs, envelope) = scrubbed_handshake(|| {
+        let (hs, envelope) = scrubbed_handshake(scv2::Suite::X25519, || {
             scv2::ClientHandshake::start_with_ephemeral_for_test_vectors(
                 &config.inner,
                 key_id,
@@ -322,7 +330,7 @@ impl ClientHandshake {
             encaps_randomness: encaps_randomness.try_into().map_err(|_| bad())?,
         };
         let iv: [u8; 12] = iv1.try_into().map_err(|_| bad())?;
-        let (hs, envelope) = scrubbed_handshake(|| {
+        let (hs, envelope) = scrubbed_handshake(scv2::Suite::X25519MlKem768, || {
             scv2::ClientHandshake::start_hybrid_with_ephemeral_for_test_vectors(
                 &config.inner,
                 key_id,
@@ -373,7 +381,8 @@ impl ClientHandshake {
             .inner
             .take()
             .ok_or_else(|| js_error(scv2::Error::InvalidState))?;
-        let session = scrubbed_handshake(|| hs.finish(envelope, now)).map_err(js_error)?;
+        let suite = hs.suite();
+        let session = scrubbed_handshake(suite, || hs.finish(envelope, now)).map_err(js_error)?;
         Ok(ClientSession { inner: session })
     }
 }

@@ -49,7 +49,7 @@ impl Server {
         let private = Zeroizing::new(private_key);
         let suite = suite_of(algorithm.as_deref())?;
         let created = js_u64(created_at_ms).map_err(js_error)?;
-        let key = scrubbed_handshake(|| {
+        let key = scrubbed_handshake(suite, || {
             scv2::ServerKey::from_private_key(suite, key_id, &private, created, None)
         })
         .map_err(js_error)?;
@@ -67,7 +67,7 @@ impl Server {
     ) -> JsResult<String> {
         let suite = suite_of(algorithm.as_deref())?;
         let now = js_u64(now_ms).map_err(js_error)?;
-        let key = scrubbed_handshake(|| {
+        let key = scrubbed_handshake(suite, || {
             scv2::ServerKey::generate_with_suite(suite, key_id, now, None, &mut scv2::OsRng)
         })
         .map_err(js_error)?;
@@ -83,7 +83,10 @@ impl Server {
     /// Open a type-1 envelope at `nowMs`.
     pub fn accept(&self, envelope: &[u8], now_ms: f64) -> JsResult<AcceptedHandshake> {
         let now = js_u64(now_ms).map_err(js_error)?;
-        let accepted = scrubbed_handshake(|| self.inner.accept(envelope, now)).map_err(js_error)?;
+        let accepted = scrubbed_handshake(scv2::Suite::X25519MlKem768, || {
+            self.inner.accept(envelope, now)
+        })
+        .map_err(js_error)?;
         Ok(AcceptedHandshake {
             inner: Some(accepted),
         })
@@ -128,9 +131,10 @@ impl AcceptedHandshake {
             .inner
             .take()
             .ok_or_else(|| js_error(scv2::Error::InvalidState))?;
-        let (session, type130) =
-            scrubbed_handshake(|| accepted.respond(session_id, exp, app_payload, &mut scv2::OsRng))
-                .map_err(js_error)?;
+        let (session, type130) = scrubbed_handshake(accepted.suite(), || {
+            accepted.respond(session_id, exp, app_payload, &mut scv2::OsRng)
+        })
+        .map_err(js_error)?;
         Ok(ServerSession {
             inner: session,
             type130,
@@ -155,7 +159,7 @@ impl AcceptedHandshake {
             .inner
             .take()
             .ok_or_else(|| js_error(scv2::Error::InvalidState))?;
-        let (session, type130) = scrubbed_handshake(|| {
+        let (session, type130) = scrubbed_handshake(accepted.suite(), || {
             accepted.respond_with_ephemeral_for_test_vectors(session_id, exp, app_payload, f)
         })
         .map_err(js_error)?;
@@ -185,7 +189,7 @@ impl AcceptedHandshake {
             .inner
             .take()
             .ok_or_else(|| js_error(scv2::Error::InvalidState))?;
-        let (session, type130) = scrubbed_handshake(|| {
+        let (session, type130) = scrubbed_handshake(accepted.suite(), || {
             accepted.respond_hybrid_with_ephemeral_for_test_vectors(
                 session_id,
                 exp,
