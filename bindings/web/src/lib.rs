@@ -98,11 +98,17 @@ const HYBRID_HANDSHAKE_SCRUB_WORDS: usize = 34816; // 272 KiB
 /// Overwrite `N` words of the shadow stack below the caller's frame (in wasm, a region of the
 /// linear memory that JavaScript can read), so that the plaintexts and key schedules the core's
 /// functions left in their returned frames do not outlive the call.
+///
+/// The zeros are written by the array's initialization (a bulk fill, instead of `zeroize`'s
+/// word-by-word volatile stores, which cost about 0.1 ms per 112 KiB scrub in Chromium, see
+/// BENCHMARKS.md); `black_box` hands the array to an opaque use, so the compiler must
+/// materialize every byte of it. The memory-probe tests check, in the debug and the release
+/// module, that the zeros are there after each export.
 #[inline(never)]
 fn scrub_stack<const N: usize>() {
-    let mut area = [0u64; N];
-    zeroize::Zeroize::zeroize(&mut area[..]);
+    let area = [0u64; N];
     core::hint::black_box(&area);
+    core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
 }
 
 /// Run `f` (a session operation of the core: seal or open), then overwrite the stack it used.
