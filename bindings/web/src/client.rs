@@ -1,5 +1,6 @@
-//! The client role for JavaScript: `ClientConfig` (pins), `ClientHandshake` (type 1 / type 130),
-//! `ClientSession` (type 2 / type 129) with single-use `PendingRequest` tokens, and the web form.
+//! The client role for JavaScript: `ClientConfig` (pins, each with its suite), `ClientHandshake`
+//! (type 1 / type 130, in the pin's suite), `ClientSession` (type 2 / type 129) with single-use
+//! `PendingRequest` tokens, the suites' names and sizes, and the web form.
 //!
 //! Conventions: byte strings are `Uint8Array` (copied in and out), `ctx` and ids are strings
 //! (UTF-8; over HTTP `ctx` is `METHOD SP path`, SPEC.md section 9), times are numbers of

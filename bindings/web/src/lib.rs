@@ -1,8 +1,9 @@
 //! # scv2-web — the SCv2 core in the browser
 //!
 //! `wasm-bindgen` wrappers over the `scv2` crate for `wasm32-unknown-unknown`: the client role
-//! (`ClientConfig`, `ClientHandshake`, `ClientSession`, single-use `PendingRequest` tokens) and
-//! the web form `{"v":2,"p":"…"}`. Every cryptographic operation is the core's; this crate only
+//! (`ClientConfig`, whose pins carry their suite; `ClientHandshake`, `ClientSession`, single-use
+//! `PendingRequest` tokens), the suites' names and sizes, and the web form `{"v":2,"p":"…"}`.
+//! Both suites of the core: X25519 and the hybrid X25519MLKEM768 (SPEC.md section 15). Every cryptographic operation is the core's; this crate only
 //! converts arguments (numbers, strings, `Uint8Array`s) and errors. The npm package
 //! (`bindings/web/`, built by `scripts/build-web.sh`) adds the high-level `SecureChannel` in
 //! TypeScript on top of these classes.

@@ -1,16 +1,18 @@
 /**
  * scv2-web: Secure Channel v2 for web apps.
  *
- * Two levels, one core. Every cryptographic operation (X25519, HKDF, AES-256-GCM, padding,
- * framing, the web form) runs in the scv2 Rust core compiled to WebAssembly; this file only
- * speaks HTTP and manages the session's lifetime.
+ * Two levels, one core. Every cryptographic operation (X25519, ML-KEM-768, HKDF, AES-256-GCM,
+ * padding, framing, the web form) runs in the scv2 Rust core compiled to WebAssembly; this file
+ * only speaks HTTP and manages the session's lifetime. Both suites (X25519 and the hybrid
+ * X25519MLKEM768) are there; a pin's `algorithm` chooses, never a fetched document.
  *
  * - High level: {@link SecureChannel} fetches and checks the server key against the pins, opens
  *   one session (shared by concurrent calls), reuses it until shortly before it expires,
  *   re-handshakes once when the gateway no longer knows it, and sends `{"v":2,"p":"…"}` bodies
  *   with the SCv2 headers.
  * - Low level (re-exported from the wasm module): `ClientConfig`, `ClientHandshake`,
- *   `ClientSession`, `PendingRequest`, `webFormEncode`, `webFormDecode`.
+ *   `ClientSession`, `PendingRequest`, `webFormEncode`, `webFormDecode`, and the suites' names
+ *   and sizes (`suites`, `suitePublicKeyLen`, `keyExchangeLen`, `keyExchangeResponseLen`).
  *
  * Secrets (ephemeral and session keys) stay in the wasm linear memory; `free()` zeroizes a
  * handle's secrets at once, and a `FinalizationRegistry` frees forgotten handles. Nothing here is
