@@ -209,6 +209,8 @@ test("the hybrid suite in Chromium: a vector case rebuilt byte for byte, and a l
     });
   } finally {
     await page.close();
+    // Chromium keeps its keep-alive connections; close them, or close() waits for their timeout.
+    server.closeAllConnections();
     await new Promise((r) => server.close(r));
   }
 });
