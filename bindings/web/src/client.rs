@@ -1,5 +1,6 @@
-//! The client role for JavaScript: `ClientConfig` (pins), `ClientHandshake` (type 1 / type 130),
-//! `ClientSession` (type 2 / type 129) with single-use `PendingRequest` tokens, and the web form.
+//! The client role for JavaScript: `ClientConfig` (pins, each with its suite), `ClientHandshake`
+//! (type 1 / type 130, in the pin's suite), `ClientSession` (type 2 / type 129) with single-use
+//! `PendingRequest` tokens, the suites' names and sizes, and the web form.
 //!
 //! Conventions: byte strings are `Uint8Array` (copied in and out), `ctx` and ids are strings
 //! (UTF-8; over HTTP `ctx` is `METHOD SP path`, SPEC.md section 9), times are numbers of
@@ -11,7 +12,7 @@
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
-use crate::{js_error, js_u64, scrubbed, to_js_number, JsResult};
+use crate::{js_error, js_u64, scrubbed, scrubbed_handshake, to_js_number, JsResult};
 
 /// Which server keys the client trusts, and its padding and limits.
 #[wasm_bindgen]
@@ -35,25 +36,51 @@ impl ClientConfig {
         }
     }
 
-    /// Pin a server key: its key id and the base64 SPKI of the public-key document
-    /// (`publicKey`). Pinning a key id again replaces the earlier pin. Throws
-    /// `invalid_argument` (bad key id) or `invalid_public_key` (not an X25519 SPKI).
-    pub fn pin(&mut self, key_id: &str, public_key_spki_base64: &str) -> JsResult<()> {
-        let key =
-            scv2::PinnedKey::from_spki_base64(key_id, public_key_spki_base64).map_err(js_error)?;
+    /// Pin a server key in the document form: `keyId`, `publicKey` and `algorithm` (the suite's
+    /// name, default `"X25519-HKDF-SHA256-AES-256-GCM"`). For the X25519 suite `publicKey` is
+    /// the base64 SPKI; for `"X25519MLKEM768-HKDF-SHA256-AES-256-GCM"` the standard base64 of
+    /// `ek_s || S` (1216 bytes). The pin decides the suite of every handshake with this key id.
+    /// Pinning a key id again replaces the earlier pin. Throws `invalid_argument` (bad key id,
+    /// unknown algorithm) or `invalid_public_key` (not a key of that suite).
+    pub fn pin(
+        &mut self,
+        key_id: &str,
+        public_key: &str,
+        algorithm: Option<String>,
+    ) -> JsResult<()> {
+        let suite = pin_suite(algorithm.as_deref()).map_err(js_error)?;
+        let key = scrubbed_handshake(suite, || {
+            scv2::PinnedKey::from_public_key_base64(key_id, suite, public_key)
+        })
+        .map_err(js_error)?;
         self.inner.pin(key);
         Ok(())
     }
 
-    /// Pin a server key given as its raw 32 bytes.
+    /// Pin a server key given as its raw bytes ([`suite_public_key_len`]: `S`, 32 bytes, or
+    /// `ek_s || S`, 1216 bytes) in the suite `algorithm` (default: the X25519 suite).
     #[wasm_bindgen(js_name = pinRaw)]
-    pub fn pin_raw(&mut self, key_id: &str, public_key: &[u8]) -> JsResult<()> {
-        let raw: [u8; 32] = public_key
-            .try_into()
-            .map_err(|_| js_error(scv2::Error::InvalidPublicKey))?;
-        let key = scv2::PinnedKey::new(key_id, raw).map_err(js_error)?;
+    pub fn pin_raw(
+        &mut self,
+        key_id: &str,
+        public_key: &[u8],
+        algorithm: Option<String>,
+    ) -> JsResult<()> {
+        let suite = pin_suite(algorithm.as_deref()).map_err(js_error)?;
+        let key = scrubbed_handshake(suite, || {
+            scv2::PinnedKey::with_suite(key_id, suite, public_key)
+        })
+        .map_err(js_error)?;
         self.inner.pin(key);
         Ok(())
+    }
+
+    /// The algorithm (suite name) of the pin of `keyId`, or `undefined` when it is not pinned.
+    #[wasm_bindgen(js_name = pinnedAlgorithm)]
+    pub fn pinned_algorithm(&self, key_id: &str) -> Option<String> {
+        self.inner
+            .pinned(key_id)
+            .map(|p| p.suite().name().to_owned())
     }
 
     /// Remove the pin of `keyId`; returns whether there was one.
@@ -116,18 +143,27 @@ impl ClientConfig {
         Ok(())
     }
 
-    /// Check a fetched public-key document (`keyId`, `publicKey`) against the pins.
+    /// Check a fetched public-key document (`keyId`, `publicKey`, `algorithm`) against the pins.
+    /// `algorithm` is the document's (default: the X25519 suite's name, as for pins).
     ///
-    /// Pinned key id with the same key: a decision with `firstUse = false`. Unpinned key id with
-    /// trust on first use on: `firstUse = true` (the caller stores the key and pins it before
-    /// using it). Throws `untrusted_server_key` (pinned id with another key, or unpinned without
-    /// trust on first use) or `invalid_public_key`.
-    pub fn trust(&self, key_id: &str, public_key_spki_base64: &str) -> JsResult<TrustDecision> {
-        let (first_use, key) = match self
-            .inner
-            .trust(key_id, public_key_spki_base64)
-            .map_err(js_error)?
-        {
+    /// Pinned key id with the same algorithm and the same key: a decision with
+    /// `firstUse = false`. Unpinned key id with trust on first use on: `firstUse = true` (the
+    /// caller stores the key and pins it, algorithm included, before using it). Throws
+    /// `untrusted_server_key` (pinned id with another key or another algorithm, an algorithm
+    /// this client does not know, or an unpinned id without trust on first use) or
+    /// `invalid_public_key` (not a key of the suite).
+    pub fn trust(
+        &self,
+        key_id: &str,
+        public_key: &str,
+        algorithm: Option<String>,
+    ) -> JsResult<TrustDecision> {
+        let suite = document_suite(&self.inner, key_id, algorithm.as_deref()).map_err(js_error)?;
+        let trust = scrubbed_handshake(suite, || {
+            self.inner.trust_with_suite(suite, key_id, public_key)
+        })
+        .map_err(js_error)?;
+        let (first_use, key) = match trust {
             scv2::Trust::Pinned(k) => (false, k),
             scv2::Trust::FirstUse(k) => (true, k),
         };
@@ -135,7 +171,36 @@ impl ClientConfig {
             first_use,
             key_id: key.key_id().to_owned(),
             public_key: key.spki_base64(),
+            algorithm: key.suite().name(),
         })
+    }
+}
+
+/// The suite of a pin: its `algorithm`, the X25519 suite when absent; an unknown name is
+/// `invalid_argument` (a configuration error of the app).
+fn pin_suite(algorithm: Option<&str>) -> scv2::Result<scv2::Suite> {
+    match algorithm {
+        None => Ok(scv2::Suite::X25519),
+        Some(name) => scv2::Suite::from_name(name).ok_or(scv2::Error::InvalidArgument),
+    }
+}
+
+/// The suite a fetched document claims, checked against the pin of its key id before its key is
+/// looked at: another suite than the pin's, or a name this client does not know, is
+/// `untrusted_server_key`, the same answer as another key. The pin's suite is what the
+/// handshake uses; the document's name is only compared with it.
+fn document_suite(
+    config: &scv2::ClientConfig,
+    key_id: &str,
+    algorithm: Option<&str>,
+) -> scv2::Result<scv2::Suite> {
+    let suite = match algorithm {
+        None => scv2::Suite::X25519,
+        Some(name) => scv2::Suite::from_name(name).ok_or(scv2::Error::UntrustedServerKey)?,
+    };
+    match config.pinned(key_id) {
+        Some(pin) if pin.suite() != suite => Err(scv2::Error::UntrustedServerKey),
+        _ => Ok(suite),
     }
 }
 
@@ -145,6 +210,7 @@ pub struct TrustDecision {
     first_use: bool,
     key_id: String,
     public_key: String,
+    algorithm: &'static str,
 }
 
 #[wasm_bindgen]
@@ -159,10 +225,15 @@ impl TrustDecision {
     pub fn key_id(&self) -> String {
         self.key_id.clone()
     }
-    /// The key as base64 SPKI (the pin to store).
+    /// The key in the document form (the pin to store): base64 SPKI, or base64 of `ek_s || S`.
     #[wasm_bindgen(getter, js_name = publicKey)]
     pub fn public_key(&self) -> String {
         self.public_key.clone()
+    }
+    /// The key's algorithm (suite name), to store with the pin.
+    #[wasm_bindgen(getter)]
+    pub fn algorithm(&self) -> String {
+        self.algorithm.to_owned()
     }
 }
 
@@ -189,9 +260,13 @@ impl ClientHandshake {
         payload: Option<Vec<u8>>,
     ) -> JsResult<ClientHandshake> {
         let payload = Zeroizing::new(payload.unwrap_or_default());
-        let (hs, envelope) = scrubbed(|| {
-            scv2::ClientHandshake::start(&config.inner, key_id, &payload, &mut scv2::OsRng)
-        })
+        let (hs, envelope) = scrubbed_handshake(
+            config
+                .inner
+                .pinned(key_id)
+                .map_or(scv2::Suite::X25519, scv2::PinnedKey::suite),
+            || scv2::ClientHandshake::start(&config.inner, key_id, &payload, &mut scv2::OsRng),
+        )
         .map_err(js_error)?;
         Ok(ClientHandshake {
             inner: Some(hs),
@@ -217,7 +292,7 @@ impl ClientHandshake {
         let iv: [u8; 12] = iv1
             .try_into()
             .map_err(|_| js_error(scv2::Error::InvalidArgument))?;
-        let (hs, envelope) = scrubbed(|| {
+        let (hs, envelope) = scrubbed_handshake(scv2::Suite::X25519, || {
             scv2::ClientHandshake::start_with_ephemeral_for_test_vectors(
                 &config.inner,
                 key_id,
@@ -231,6 +306,55 @@ impl ClientHandshake {
             inner: Some(hs),
             envelope,
         })
+    }
+
+    /// [`ClientHandshake::start`] for a pin of the hybrid suite with every input fixed: the X25519
+    /// ephemeral private key (32 bytes), the ML-KEM-768 seed `d_e || z_e` (64 bytes), the
+    /// encapsulation randomness `m1` (32 bytes) and `iv1` (12 bytes), to reproduce the test
+    /// vectors. Test builds only (cargo feature `test-vectors`); the shipped package does not
+    /// have it.
+    #[cfg(feature = "test-vectors")]
+    #[wasm_bindgen(js_name = startHybridWithEphemeralForTestVectors)]
+    pub fn start_hybrid_with_ephemeral_for_test_vectors(
+        config: &ClientConfig,
+        key_id: &str,
+        payload: &[u8],
+        ephemeral_private: &[u8],
+        mlkem_seed: &[u8],
+        encaps_randomness: &[u8],
+        iv1: &[u8],
+    ) -> JsResult<ClientHandshake> {
+        let bad = || js_error(scv2::Error::InvalidArgument);
+        let e: [u8; 32] = ephemeral_private.try_into().map_err(|_| bad())?;
+        let kem = scv2::HybridClientTestInputs {
+            mlkem_seed: mlkem_seed.try_into().map_err(|_| bad())?,
+            encaps_randomness: encaps_randomness.try_into().map_err(|_| bad())?,
+        };
+        let iv: [u8; 12] = iv1.try_into().map_err(|_| bad())?;
+        let (hs, envelope) = scrubbed_handshake(scv2::Suite::X25519MlKem768, || {
+            scv2::ClientHandshake::start_hybrid_with_ephemeral_for_test_vectors(
+                &config.inner,
+                key_id,
+                payload,
+                e,
+                kem,
+                iv,
+            )
+        })
+        .map_err(js_error)?;
+        Ok(ClientHandshake {
+            inner: Some(hs),
+            envelope,
+        })
+    }
+
+    /// The handshake's algorithm (suite name): its pin's. Empty once finished.
+    #[wasm_bindgen(getter)]
+    pub fn algorithm(&self) -> String {
+        self.inner
+            .as_ref()
+            .map(|h| h.suite().name().to_owned())
+            .unwrap_or_default()
     }
 
     /// The type-1 envelope (raw bytes; `webFormEncode` gives the `{"v":2,"p":…}` form).
@@ -258,7 +382,8 @@ impl ClientHandshake {
             .inner
             .take()
             .ok_or_else(|| js_error(scv2::Error::InvalidState))?;
-        let session = scrubbed(|| hs.finish(envelope, now)).map_err(js_error)?;
+        let suite = hs.suite();
+        let session = scrubbed_handshake(suite, || hs.finish(envelope, now)).map_err(js_error)?;
         Ok(ClientSession { inner: session })
     }
 }
@@ -445,10 +570,66 @@ pub fn is_web_form(text: &str) -> bool {
     scv2::web::is_web_form(text.as_bytes())
 }
 
-/// The suite name, `"X25519-HKDF-SHA256-AES-256-GCM"`.
+/// The X25519 suite's name, `"X25519-HKDF-SHA256-AES-256-GCM"` (the default algorithm of a
+/// pin). Every suite: [`suites`].
 #[wasm_bindgen]
 pub fn suite() -> String {
-    scv2::SUITE.to_owned()
+    scv2::Suite::X25519.name().to_owned()
+}
+
+/// The names of every suite this module implements, in the order of their ids:
+/// `["X25519-HKDF-SHA256-AES-256-GCM", "X25519MLKEM768-HKDF-SHA256-AES-256-GCM"]`.
+#[wasm_bindgen]
+pub fn suites() -> Vec<String> {
+    scv2::Suite::ALL
+        .iter()
+        .map(|s| s.name().to_owned())
+        .collect()
+}
+
+/// The suite named `algorithm`, else `invalid_argument`.
+fn named_suite(algorithm: &str) -> JsResult<scv2::Suite> {
+    scv2::Suite::from_name(algorithm).ok_or_else(|| js_error(scv2::Error::InvalidArgument))
+}
+
+/// The length of a raw public key of the suite `algorithm` (`pinRaw`'s argument): 32 or 1216.
+/// Throws `invalid_argument` for an unknown name.
+#[wasm_bindgen(js_name = suitePublicKeyLen)]
+pub fn suite_public_key_len(algorithm: &str) -> JsResult<usize> {
+    Ok(named_suite(algorithm)?.public_key_len())
+}
+
+/// The length of the type-1 envelope of the suite `algorithm` for a key id of `keyIdLen` bytes
+/// and a `payloadLen`-byte payload padded to `block`. Throws `invalid_argument` for an unknown
+/// name, a key id length outside 1..=255 or a block outside 1..=4096.
+#[wasm_bindgen(js_name = keyExchangeLen)]
+pub fn key_exchange_len(
+    algorithm: &str,
+    key_id_len: usize,
+    payload_len: usize,
+    block: usize,
+) -> JsResult<f64> {
+    named_suite(algorithm)?
+        .key_exchange_len(key_id_len, payload_len, block)
+        .map(|n| to_js_number(n as u64))
+        .ok_or_else(|| js_error(scv2::Error::InvalidArgument))
+}
+
+/// The length of the type-130 envelope of the suite `algorithm` for a session id of
+/// `sessionIdLen` bytes and an `appPayloadLen`-byte application payload padded to `block`.
+/// Throws `invalid_argument` for an unknown name, a session id length outside 1..=64 or a
+/// block outside 1..=4096.
+#[wasm_bindgen(js_name = keyExchangeResponseLen)]
+pub fn key_exchange_response_len(
+    algorithm: &str,
+    session_id_len: usize,
+    app_payload_len: usize,
+    block: usize,
+) -> JsResult<f64> {
+    named_suite(algorithm)?
+        .key_exchange_response_len(session_id_len, app_payload_len, block)
+        .map(|n| to_js_number(n as u64))
+        .ok_or_else(|| js_error(scv2::Error::InvalidArgument))
 }
 
 /// Base64 of the default largest envelope, plus the form's 16 bytes and some whitespace.

@@ -1,8 +1,9 @@
 //! # scv2-web — the SCv2 core in the browser
 //!
 //! `wasm-bindgen` wrappers over the `scv2` crate for `wasm32-unknown-unknown`: the client role
-//! (`ClientConfig`, `ClientHandshake`, `ClientSession`, single-use `PendingRequest` tokens) and
-//! the web form `{"v":2,"p":"…"}`. Every cryptographic operation is the core's; this crate only
+//! (`ClientConfig`, whose pins carry their suite; `ClientHandshake`, `ClientSession`, single-use
+//! `PendingRequest` tokens), the suites' names and sizes, and the web form `{"v":2,"p":"…"}`.
+//! Both suites of the core: X25519 and the hybrid X25519MLKEM768 (SPEC.md section 15). Every cryptographic operation is the core's; this crate only
 //! converts arguments (numbers, strings, `Uint8Array`s) and errors. The npm package
 //! (`bindings/web/`, built by `scripts/build-web.sh`) adds the high-level `SecureChannel` in
 //! TypeScript on top of these classes.
@@ -30,8 +31,9 @@ mod server;
 use wasm_bindgen::prelude::*;
 
 pub use client::{
-    is_web_form, suite, web_form_decode, web_form_encode, ClientConfig, ClientHandshake,
-    ClientSession, PendingRequest, TrustDecision,
+    is_web_form, key_exchange_len, key_exchange_response_len, suite, suite_public_key_len, suites,
+    web_form_decode, web_form_encode, ClientConfig, ClientHandshake, ClientSession, PendingRequest,
+    TrustDecision,
 };
 #[cfg(feature = "server")]
 pub use server::{generate_session_id, AcceptedHandshake, OpenedRequest, Server, ServerSession};
@@ -63,31 +65,68 @@ pub(crate) fn js_error(e: scv2::Error) -> JsValue {
     err.into()
 }
 
-/// How much of the shadow stack [`scrub_stack`] overwrites, in 8-byte words. Measured (the
-/// memory-probe tests in `test/`): the deepest export goes about 7 KiB below its frame in a
-/// release build and 31 KiB in a debug build; the scrub covers twice the release depth and
-/// 1.5 times the debug one. The tests check, for every export that runs cryptography, that the
-/// deepest bytes written by a call are the scrub's zeros.
+/// How much of the shadow stack [`scrubbed`] overwrites after a session operation (seal, open),
+/// in 8-byte words. Measured (the memory-probe tests in `test/`): a session export goes well
+/// under 1 KiB below its frame in a release build and about 31 KiB in a debug build, the same in
+/// both suites; the scrub covers 16 KiB (release) and 1.5 times the debug depth (48 KiB). The
+/// tests check, for every export that runs cryptography, that the deepest bytes written by a
+/// call are the scrub's zeros.
 #[cfg(not(debug_assertions))]
 const SCRUB_WORDS: usize = 2048; // 16 KiB
 #[cfg(debug_assertions)]
 const SCRUB_WORDS: usize = 6144; // 48 KiB
 
-/// Overwrite the shadow stack below the caller's frame (in wasm, a region of the linear memory
-/// that JavaScript can read), so that the plaintexts and key schedules the core's functions left
-/// in their returned frames do not outlive the call. Called by every export that runs the
-/// core's cryptography, after it.
+/// How much [`scrubbed_handshake`] overwrites after a key or handshake operation of the X25519
+/// suite (pin, trust, start, finish; the test-only server's key generation and respond).
+/// Measured (from the top of the stack): the deepest (`start`) reaches 124 KiB in a debug build
+/// (1.5 times: 192 KiB); in a release build 16 KiB below the export's frame cover it, as the
+/// tests check.
+#[cfg(not(debug_assertions))]
+const X25519_HANDSHAKE_SCRUB_WORDS: usize = 2048; // 16 KiB
+#[cfg(debug_assertions)]
+const X25519_HANDSHAKE_SCRUB_WORDS: usize = 24576; // 192 KiB
+
+/// The same for the hybrid suite, whose ML-KEM-768 keeps its matrix and polynomials on the
+/// stack: measured, its deepest export (`start`) reaches 52 KiB below the top of the stack in a
+/// release build and 175 KiB in a debug build. The scrub covers about twice the release depth (112 KiB) and 1.5
+/// times the debug one (272 KiB). Used too where the suite is not known before the call (the
+/// test-only server's `accept`).
+#[cfg(not(debug_assertions))]
+const HYBRID_HANDSHAKE_SCRUB_WORDS: usize = 14336; // 112 KiB
+#[cfg(debug_assertions)]
+const HYBRID_HANDSHAKE_SCRUB_WORDS: usize = 34816; // 272 KiB
+
+/// Overwrite `N` words of the shadow stack below the caller's frame (in wasm, a region of the
+/// linear memory that JavaScript can read), so that the plaintexts and key schedules the core's
+/// functions left in their returned frames do not outlive the call.
+///
+/// The zeros are written by the array's initialization (a bulk fill, instead of `zeroize`'s
+/// word-by-word volatile stores, which cost about 0.1 ms per 112 KiB scrub in Chromium, see
+/// BENCHMARKS.md); `black_box` hands the array to an opaque use, so the compiler must
+/// materialize every byte of it. The memory-probe tests check, in the debug and the release
+/// module, that the zeros are there after each export.
 #[inline(never)]
-pub(crate) fn scrub_stack() {
-    let mut area = [0u64; SCRUB_WORDS];
-    zeroize::Zeroize::zeroize(&mut area[..]);
+fn scrub_stack<const N: usize>() {
+    let area = [0u64; N];
     core::hint::black_box(&area);
+    core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
 }
 
-/// Run `f` (a call into the core's cryptography), then [`scrub_stack`].
+/// Run `f` (a session operation of the core: seal or open), then overwrite the stack it used.
 pub(crate) fn scrubbed<T>(f: impl FnOnce() -> T) -> T {
     let r = f();
-    scrub_stack();
+    scrub_stack::<SCRUB_WORDS>();
+    r
+}
+
+/// Run `f` (a key or handshake operation of the core in `suite`), then overwrite the stack it
+/// used: as deep as that suite's operations go.
+pub(crate) fn scrubbed_handshake<T>(suite: scv2::Suite, f: impl FnOnce() -> T) -> T {
+    let r = f();
+    match suite {
+        scv2::Suite::X25519 => scrub_stack::<X25519_HANDSHAKE_SCRUB_WORDS>(),
+        _ => scrub_stack::<HYBRID_HANDSHAKE_SCRUB_WORDS>(),
+    }
     r
 }
 

@@ -8,7 +8,7 @@
 use wasm_bindgen::prelude::*;
 use zeroize::Zeroizing;
 
-use crate::{js_error, js_u64, scrubbed, to_js_number, JsResult};
+use crate::{js_error, js_u64, scrubbed, scrubbed_handshake, to_js_number, JsResult};
 
 /// A random session id (128 bits, base64url, 22 characters).
 #[wasm_bindgen(js_name = generateSessionId)]
@@ -35,44 +35,58 @@ impl Server {
         })
     }
 
-    /// Add a key from its 32 private bytes; returns its base64 SPKI.
+    /// Add a key of the suite `algorithm` (default: the X25519 suite) from its private form
+    /// (`s`, 32 bytes, or `s || d_s || z_s`, 96 bytes, for the hybrid suite); returns its
+    /// document's `publicKey` (base64 SPKI, or base64 of `ek_s || S`).
     #[wasm_bindgen(js_name = addKey)]
     pub fn add_key(
         &mut self,
         key_id: &str,
         private_key: Vec<u8>,
         created_at_ms: f64,
+        algorithm: Option<String>,
     ) -> JsResult<String> {
         let private = Zeroizing::new(private_key);
-        let raw: Zeroizing<[u8; 32]> = Zeroizing::new(
-            private
-                .as_slice()
-                .try_into()
-                .map_err(|_| js_error(scv2::Error::InvalidArgument))?,
-        );
+        let suite = suite_of(algorithm.as_deref())?;
         let created = js_u64(created_at_ms).map_err(js_error)?;
-        let key = scrubbed(|| scv2::ServerKey::from_private_bytes(key_id, &raw, created, None))
-            .map_err(js_error)?;
-        let spki = scv2::spki_base64(key.public_key());
-        self.inner.add_key(key).map_err(js_error)?;
-        Ok(spki)
+        let key = scrubbed_handshake(suite, || {
+            scv2::ServerKey::from_private_key(suite, key_id, &private, created, None)
+        })
+        .map_err(js_error)?;
+        self.add(key)
     }
 
-    /// Generate and add a random key; returns its base64 SPKI.
+    /// Generate and add a random key of the suite `algorithm` (default: the X25519 suite);
+    /// returns its document's `publicKey`.
     #[wasm_bindgen(js_name = generateKey)]
-    pub fn generate_key(&mut self, key_id: &str, now_ms: f64) -> JsResult<String> {
+    pub fn generate_key(
+        &mut self,
+        key_id: &str,
+        now_ms: f64,
+        algorithm: Option<String>,
+    ) -> JsResult<String> {
+        let suite = suite_of(algorithm.as_deref())?;
         let now = js_u64(now_ms).map_err(js_error)?;
-        let key = scrubbed(|| scv2::ServerKey::generate(key_id, now, None, &mut scv2::OsRng))
-            .map_err(js_error)?;
-        let spki = scv2::spki_base64(key.public_key());
+        let key = scrubbed_handshake(suite, || {
+            scv2::ServerKey::generate_with_suite(suite, key_id, now, None, &mut scv2::OsRng)
+        })
+        .map_err(js_error)?;
+        self.add(key)
+    }
+
+    fn add(&mut self, key: scv2::ServerKey) -> JsResult<String> {
+        let public = key.document().public_key;
         self.inner.add_key(key).map_err(js_error)?;
-        Ok(spki)
+        Ok(public)
     }
 
     /// Open a type-1 envelope at `nowMs`.
     pub fn accept(&self, envelope: &[u8], now_ms: f64) -> JsResult<AcceptedHandshake> {
         let now = js_u64(now_ms).map_err(js_error)?;
-        let accepted = scrubbed(|| self.inner.accept(envelope, now)).map_err(js_error)?;
+        let accepted = scrubbed_handshake(scv2::Suite::X25519MlKem768, || {
+            self.inner.accept(envelope, now)
+        })
+        .map_err(js_error)?;
         Ok(AcceptedHandshake {
             inner: Some(accepted),
         })
@@ -87,6 +101,15 @@ pub struct AcceptedHandshake {
 
 #[wasm_bindgen]
 impl AcceptedHandshake {
+    /// The algorithm (suite name) of the key the type 1 named.
+    #[wasm_bindgen(getter)]
+    pub fn algorithm(&self) -> String {
+        self.inner
+            .as_ref()
+            .map(|a| a.suite().name().to_owned())
+            .unwrap_or_default()
+    }
+
     /// The client's type-1 payload.
     #[wasm_bindgen(getter)]
     pub fn payload(&self) -> Vec<u8> {
@@ -108,9 +131,10 @@ impl AcceptedHandshake {
             .inner
             .take()
             .ok_or_else(|| js_error(scv2::Error::InvalidState))?;
-        let (session, type130) =
-            scrubbed(|| accepted.respond(session_id, exp, app_payload, &mut scv2::OsRng))
-                .map_err(js_error)?;
+        let (session, type130) = scrubbed_handshake(accepted.suite(), || {
+            accepted.respond(session_id, exp, app_payload, &mut scv2::OsRng)
+        })
+        .map_err(js_error)?;
         Ok(ServerSession {
             inner: session,
             type130,
@@ -135,7 +159,7 @@ impl AcceptedHandshake {
             .inner
             .take()
             .ok_or_else(|| js_error(scv2::Error::InvalidState))?;
-        let (session, type130) = scrubbed(|| {
+        let (session, type130) = scrubbed_handshake(accepted.suite(), || {
             accepted.respond_with_ephemeral_for_test_vectors(session_id, exp, app_payload, f)
         })
         .map_err(js_error)?;
@@ -143,6 +167,52 @@ impl AcceptedHandshake {
             inner: session,
             type130,
         })
+    }
+
+    /// [`AcceptedHandshake::respond`] for a hybrid handshake with the X25519 ephemeral private
+    /// key (32 bytes) and the encapsulation randomness `m2` (32 bytes) fixed (test vectors).
+    #[cfg(feature = "test-vectors")]
+    #[wasm_bindgen(js_name = respondHybridWithEphemeralForTestVectors)]
+    pub fn respond_hybrid_with_ephemeral_for_test_vectors(
+        &mut self,
+        session_id: &str,
+        expires_at_ms: f64,
+        app_payload: &[u8],
+        ephemeral_private: &[u8],
+        encaps_randomness: &[u8],
+    ) -> JsResult<ServerSession> {
+        let exp = js_u64(expires_at_ms).map_err(js_error)?;
+        let bad = || js_error(scv2::Error::InvalidArgument);
+        let f: [u8; 32] = ephemeral_private.try_into().map_err(|_| bad())?;
+        let m2: [u8; 32] = encaps_randomness.try_into().map_err(|_| bad())?;
+        let accepted = self
+            .inner
+            .take()
+            .ok_or_else(|| js_error(scv2::Error::InvalidState))?;
+        let (session, type130) = scrubbed_handshake(accepted.suite(), || {
+            accepted.respond_hybrid_with_ephemeral_for_test_vectors(
+                session_id,
+                exp,
+                app_payload,
+                f,
+                m2,
+            )
+        })
+        .map_err(js_error)?;
+        Ok(ServerSession {
+            inner: session,
+            type130,
+        })
+    }
+}
+
+/// The suite named `algorithm` (default: the X25519 suite), else `invalid_argument`.
+fn suite_of(algorithm: Option<&str>) -> JsResult<scv2::Suite> {
+    match algorithm {
+        None => Ok(scv2::Suite::X25519),
+        Some(name) => {
+            scv2::Suite::from_name(name).ok_or_else(|| js_error(scv2::Error::InvalidArgument))
+        }
     }
 }
 

@@ -6,10 +6,15 @@
 //   2. cross origin: the page (from the installed npm tarball) on a second loopback port, the
 //      gateway with --cors-origin for it: the same flow works; the page on a third port (not
 //      allowed) is refused by the browser;
-//   3. a screenshot of the demo page after the flow: target/web-demo.png.
+//   3. a screenshot of the demo page after the flow: target/web-demo.png;
+//   4. the hybrid suite in Chromium's wasm engine: the test build (target/web-test/pkg, with the
+//      test-only server role; the gateway of this branch serves X25519 keys) rebuilds a vector
+//      case of tests/vectors/scv2-x25519mlkem768.json byte for byte and runs a live hybrid
+//      exchange with fresh randomness (crypto.getRandomValues), both in one page.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
 import { ROOT, SCV2, keygen, launchChromium, registration, runDemo, startGateway, startPageServer, tempDir } from "./harness.mjs";
@@ -116,5 +121,96 @@ test("scv2 demo --browser prints a link that runs the flow", async () => {
     const exited = new Promise((r) => child.once("exit", r));
     child.kill("SIGTERM");
     await exited;
+  }
+});
+
+test("the hybrid suite in Chromium: a vector case rebuilt byte for byte, and a live exchange", async () => {
+  const pkg = process.env.SCV2_WEB_TEST_PKG ?? join(ROOT, "target/web-test/pkg");
+  const files = {
+    "/": ["text/html", "<!doctype html><title>scv2 hybrid</title>"],
+    "/pkg/scv2_web.js": ["text/javascript", readFileSync(join(pkg, "scv2_web.js"))],
+    "/pkg/scv2_web_bg.wasm": ["application/wasm", readFileSync(join(pkg, "scv2_web_bg.wasm"))],
+  };
+  const server = createServer((req, res) => {
+    const f = files[new URL(req.url, "http://x").pathname];
+    if (!f) return res.writeHead(404).end();
+    res.writeHead(200, { "Content-Type": f[0], "Cache-Control": "no-store" }).end(f[1]);
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const vectors = JSON.parse(readFileSync(join(ROOT, "tests/vectors/scv2-x25519mlkem768.json"), "utf8"));
+  const page = await browser.context.newPage();
+  try {
+    await page.goto(`http://127.0.0.1:${server.address().port}/`);
+    const result = await page.evaluate(async (c) => {
+      const w = await import("/pkg/scv2_web.js");
+      await w.default();
+      const PQ = "X25519MLKEM768-HKDF-SHA256-AES-256-GCM";
+      const hex = (s) => Uint8Array.from(s.match(/../g) ?? [], (b) => parseInt(b, 16));
+      const toHex = (a) => Array.from(a, (b) => b.toString(16).padStart(2, "0")).join("");
+      const enc = (t) => new TextEncoder().encode(t);
+      const out = {};
+      const t0 = performance.now();
+      // The vector case, both roles, with its fixed inputs.
+      const vs = new w.Server(c.padding_block);
+      vs.addKey(c.key_id, hex(c.server_static_private + c.server_mlkem_seed), 0, PQ);
+      const vc = new w.ClientConfig();
+      vc.pinRaw(c.key_id, hex(c.server_static_public), PQ);
+      vc.setPaddingBlock(c.padding_block);
+      const vh = w.ClientHandshake.startHybridWithEphemeralForTestVectors(vc, c.key_id, hex(c.kx_payload),
+        hex(c.client_ephemeral_private), hex(c.client_mlkem_seed), hex(c.encaps_randomness_1), hex(c.iv1));
+      out.type1 = toHex(vh.envelope) === c.kx_envelope;
+      const va = vs.accept(vh.envelope, c.now_ms);
+      const vss = va.respondHybridWithEphemeralForTestVectors(c.session_id, c.expires_at_ms, hex(c.kxr_payload),
+        hex(c.server_ephemeral_private), hex(c.encaps_randomness_2));
+      out.type130 = toHex(vss.handshakeResponse) === c.kxr_envelope;
+      out.sessionId = vh.finish(vss.handshakeResponse, c.now_ms).sessionId;
+      // A live exchange with fresh randomness.
+      const now = Date.now();
+      const server = new w.Server(64);
+      const key = server.generateKey("k-pq", now, PQ);
+      const config = new w.ClientConfig();
+      config.pin("k-pq", key, PQ);
+      const hs = w.ClientHandshake.start(config, "k-pq", enc("{}"));
+      out.algorithm = hs.algorithm;
+      out.type1Len = hs.envelope.length;
+      const acc = server.accept(hs.envelope, now);
+      const ss = acc.respond(w.generateSessionId(), now + 600_000, new Uint8Array());
+      out.type130Len = ss.handshakeResponse.length;
+      const cs = hs.finish(ss.handshakeResponse, now);
+      const ctx = "POST /web/v1/system/auth/password/init";
+      const p = cs.sealRequest(ctx, enc('{"password":"x"}'), now);
+      const o = ss.openRequest(ctx, p.envelope, now);
+      out.request = new TextDecoder().decode(o.body);
+      const answer = ss.sealResponse(o, ctx, enc('{"success":true}'));
+      out.answer = new TextDecoder().decode(cs.openResponse(p, ctx, answer));
+      const p2 = cs.sealRequest(ctx, enc("{}"), now);
+      const bad = ss.sealResponse(ss.openRequest(ctx, p2.envelope, now), ctx, enc("{}"));
+      bad[bad.length - 1] ^= 1;
+      try {
+        cs.openResponse(p2, ctx, bad);
+      } catch (e) {
+        out.tampered = e.code;
+      }
+      out.ms = Math.round(performance.now() - t0);
+      return out;
+    }, vectors.cases[0]);
+    console.log(`hybrid in Chromium: ${result.ms} ms`);
+    delete result.ms;
+    assert.deepEqual(result, {
+      type1: true,
+      type130: true,
+      sessionId: vectors.cases[0].session_id,
+      algorithm: "X25519MLKEM768-HKDF-SHA256-AES-256-GCM",
+      type1Len: 2414 - 9 + 4, // SPEC.md 15.7's 2414 bytes for a 9-byte keyId; this one has 4
+      type130Len: 1216,
+      request: '{"password":"x"}',
+      answer: '{"success":true}',
+      tampered: "decryption_failed",
+    });
+  } finally {
+    await page.close();
+    // Chromium keeps its keep-alive connections; close them, or close() waits for their timeout.
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
   }
 });

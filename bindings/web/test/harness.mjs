@@ -19,11 +19,11 @@ export function tempDir(prefix) {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-/** `scv2 keygen`: a key file and its public-key document (the pin). */
+/** `scv2 keygen`: a key file and its public-key document (the pin: keyId, publicKey, algorithm). */
 export function keygen(dir, keyId = "k-web-test") {
   const out = join(dir, `${keyId}.json`);
   const doc = JSON.parse(execFileSync(SCV2, ["keygen", "--key-id", keyId, "--out", out], { encoding: "utf8" }));
-  return { file: out, pin: { keyId: doc.keyId, publicKey: doc.publicKey } };
+  return { file: out, pin: { keyId: doc.keyId, publicKey: doc.publicKey, algorithm: doc.algorithm } };
 }
 
 /** `scv2 registration add`: a fresh init session id (the last line). */
@@ -164,7 +164,7 @@ export async function runDemo(context, url, password = "NewP@ssw0rd-web") {
  */
 export function scrubbedCall(memory, f) {
   const TOP = 1 << 20;
-  const LOW = TOP - 256 * 1024;
+  const LOW = TOP - 512 * 1024;
   new Uint8Array(memory.buffer).fill(0xa5, LOW, TOP);
   const result = f();
   const m = new Uint8Array(memory.buffer);

@@ -1,17 +1,26 @@
 // The high-level SecureChannel (from the npm tarball as installed into target/web-app) against a
 // real `scv2 serve` on loopback, in Node: the flow, pinning and trust on first use, one shared
 // handshake for concurrent calls, session reuse and refresh, one re-handshake on a plaintext 401,
-// typed gateway errors, AbortSignal; and the gateway's CORS answers (--cors-origin), which a
-// browser enforces but Node lets us read directly.
+// typed gateway errors, AbortSignal; pins with their algorithm (the gateway serves an X25519 key:
+// a hybrid pin for its key id is refused like another key) and preferredSuite (the key list,
+// falling back to /public-key); and the gateway's CORS answers (--cors-origin), which a browser
+// enforces but Node lets us read directly.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { INIT, PKG_DIST, keygen, registration, scrubbedCall, startGateway, tempDir } from "./harness.mjs";
+import { INIT, PKG_DIST, ROOT, keygen, registration, scrubbedCall, startGateway, tempDir } from "./harness.mjs";
 
 const sdk = await import(join(PKG_DIST, "index.js"));
-const { SecureChannel, GatewayError, Scv2Error, initSync, init, PATH_SESSION } = sdk;
+const { SecureChannel, GatewayError, Scv2Error, initSync, init, PATH_SESSION, PATH_PUBLIC_KEYS, SUITE_X25519,
+  SUITE_X25519MLKEM768 } = sdk;
 initSync(readFileSync(join(PKG_DIST, "scv2_web_bg.wasm")));
+
+// A hybrid server key (1216 bytes, document form) and its vector case: the gateway of this
+// branch serves X25519 keys only, so hybrid keys come from the vector file.
+const pqVectors = JSON.parse(readFileSync(join(ROOT, "tests/vectors/scv2-x25519mlkem768.json"), "utf8"));
+const pqCase = pqVectors.cases[0];
+const pqPublicKey = Buffer.from(pqCase.server_static_public, "hex").toString("base64");
 
 let key;
 let gw;
@@ -100,6 +109,71 @@ test("pins: an unpinned key is refused unless trust on first use says yes; a wro
   const r = await yes.sc.post(INIT, { sessionId: "nope", password: "NewP@ssw0rd" });
   assert.equal(r.status, 404);
   await yes.sc.close();
+});
+
+test("pins carry their algorithm: the gateway's X25519 document against a hybrid pin of its key id is refused", async () => {
+  assert.deepEqual(sdk.suites(), [SUITE_X25519, SUITE_X25519MLKEM768], "the constants are the module's names");
+  assert.equal(key.pin.algorithm, SUITE_X25519, "scv2 keygen's document names the X25519 suite");
+  // A pin without algorithm (as before this field existed) is an X25519 pin.
+  const legacy = channel({ pins: [{ keyId: key.pin.keyId, publicKey: key.pin.publicKey }] });
+  assert.equal((await legacy.sc.post(INIT, { sessionId: "nope", password: "NewP@ssw0rd" })).status, 404);
+  await legacy.sc.close();
+  // The gateway's key id pinned as a hybrid key: refused before any handshake, TOFU or not.
+  const hybrid = channel({ pins: [{ keyId: key.pin.keyId, publicKey: pqPublicKey, algorithm: SUITE_X25519MLKEM768 }],
+    trustOnFirstUse: () => true });
+  await assert.rejects(hybrid.sc.post(INIT, {}), (e) => e instanceof Scv2Error && e.code === "untrusted_server_key");
+  assert.equal(hybrid.count(PATH_SESSION), 0, "no handshake with a document of another algorithm");
+  // The right key under the wrong algorithm name is a configuration error of the app.
+  const misnamed = channel({ pins: [{ ...key.pin, algorithm: SUITE_X25519MLKEM768 }] });
+  await assert.rejects(misnamed.sc.post(INIT, {}), (e) => e instanceof Scv2Error && e.code === "invalid_public_key");
+  const unknown = channel({ pins: [{ ...key.pin, algorithm: "X25519" }] });
+  await assert.rejects(unknown.sc.post(INIT, {}), (e) => e instanceof Scv2Error && e.code === "invalid_argument");
+  // A document that says another algorithm for the pinned key (a proxy rewriting it) is refused.
+  const rewritten = channel({ fetch: async (url, init) => {
+    const res = await fetch(url, init);
+    if (!url.endsWith("/public-key")) return res;
+    const doc = await res.json();
+    doc.data.algorithm = SUITE_X25519MLKEM768;
+    return new Response(JSON.stringify(doc), { status: res.status, headers: res.headers });
+  } });
+  await assert.rejects(rewritten.sc.post(INIT, {}), (e) => e instanceof Scv2Error && e.code === "untrusted_server_key");
+  assert.equal(rewritten.count(PATH_SESSION), 0);
+});
+
+test("preferredSuite: the gateway's key list when it has one, else its one key", async () => {
+  assert.throws(() => new SecureChannel({ baseUrl: gw.url, pins: [], preferredSuite: "X25519" }), TypeError);
+  const pqPin = { keyId: "k-pq-elsewhere", publicKey: pqPublicKey, algorithm: SUITE_X25519MLKEM768 };
+  // This gateway has no list (404): the channel uses /public-key.
+  const fallback = channel({ pins: [key.pin, pqPin], preferredSuite: SUITE_X25519MLKEM768 });
+  assert.equal((await fallback.sc.post(INIT, { sessionId: "nope", password: "NewP@ssw0rd" })).status, 404);
+  assert.equal(fallback.count(PATH_PUBLIC_KEYS), 1);
+  assert.equal(fallback.exchanges.find((x) => x.url.endsWith(PATH_PUBLIC_KEYS)).status, 404);
+  assert.equal(fallback.count("/web/v1/secure-channel/public-key"), 1);
+  await fallback.sc.close();
+  // A list (GET …/public-keys, which this branch's gateway does not serve yet: answered here in
+  // front of the real gateway) with a hybrid key the gateway does not hold and its X25519 key.
+  const gwDoc = (await (await fetch(`${gw.url}/web/v1/secure-channel/public-key`)).json()).data;
+  const listed = { ...gwDoc, keyId: pqPin.keyId, publicKey: pqPublicKey, algorithm: SUITE_X25519MLKEM768 };
+  const withList = async (url, init) => url.endsWith(PATH_PUBLIC_KEYS)
+    ? new Response(JSON.stringify({ success: true, code: "2000", message: "OK", data: [listed, gwDoc] }),
+      { status: 200, headers: { "Content-Type": "application/json" } })
+    : fetch(url, init);
+  // Preferring X25519: the gateway's key, and the call goes through.
+  const x = channel({ pins: [key.pin, pqPin], preferredSuite: SUITE_X25519, fetch: withList });
+  assert.equal((await x.sc.post(INIT, { sessionId: "nope", password: "NewP@ssw0rd" })).status, 404);
+  assert.equal(x.count("/web/v1/secure-channel/public-key"), 0, "the list was used");
+  await x.sc.close();
+  // Preferring the hybrid suite: the listed hybrid key, whose type 1 this gateway refuses (it does
+  // not hold that key id), so the choice is visible on the wire.
+  const pq = channel({ pins: [key.pin, pqPin], preferredSuite: SUITE_X25519MLKEM768, fetch: withList });
+  await assert.rejects(pq.sc.post(INIT, {}), (e) => e instanceof GatewayError);
+  const type1 = Buffer.from(JSON.parse(pq.exchanges.find((x) => x.url.endsWith(PATH_SESSION)).requestBody).p, "base64");
+  assert.equal(type1.subarray(5, 5 + type1[4]).toString(), pqPin.keyId, "the type 1 names the hybrid key");
+  assert.equal(type1.length, sdk.keyExchangeLen(SUITE_X25519MLKEM768, pqPin.keyId.length, 0, 64));
+  // Preferring the hybrid suite without a hybrid pin: the first listed pinned key.
+  const only = channel({ pins: [key.pin], preferredSuite: SUITE_X25519MLKEM768, fetch: withList });
+  assert.equal((await only.sc.post(INIT, { sessionId: "nope", password: "NewP@ssw0rd" })).status, 404);
+  await only.sc.close();
 });
 
 test("concurrent calls share one handshake; the session is reused until shortly before it expires", async () => {
@@ -229,6 +303,29 @@ test("CORS: exact origins only, preflight answered, headers exposed; none withou
   }
   // A bad origin is refused at start.
   await assert.rejects(startGateway({ keyFile: key.file, corsOrigins: ["https://App.example.com/"] }), /cors-origin/);
+});
+
+test("the shipped (release) module: the stack scrub covers the hybrid suite's client calls", async () => {
+  // The same module instance the SDK uses: initSync returns its exports.
+  const glue = await import(join(PKG_DIST, "scv2_web.js"));
+  const memory = glue.initSync({ module: readFileSync(join(PKG_DIST, "scv2_web_bg.wasm")) }).memory;
+  const call = (f) => scrubbedCall(memory, () => {
+    try {
+      return f();
+    } catch (e) {
+      return e;
+    }
+  }).result;
+  const config = new sdk.ClientConfig();
+  call(() => config.pin(pqCase.key_id, pqPublicKey, SUITE_X25519MLKEM768));
+  assert.equal(call(() => config.trust(pqCase.key_id, pqPublicKey, SUITE_X25519MLKEM768)).algorithm, SUITE_X25519MLKEM768);
+  const hs = call(() => sdk.ClientHandshake.start(config, pqCase.key_id, new TextEncoder().encode("{}")));
+  assert.equal(hs.envelope.length, sdk.keyExchangeLen(SUITE_X25519MLKEM768, pqCase.key_id.length, 2, 64));
+  // The vector's type 130 answers another type 1: decapsulation runs, then the AEAD fails.
+  const e = call(() => hs.finish(Buffer.from(pqCase.kxr_envelope, "hex"), Date.now()));
+  assert.ok(e instanceof Scv2Error && e.code === "decryption_failed", String(e));
+  config.free();
+  hs.free();
 });
 
 test("the shipped (release) module: the stack scrub covers the client's calls", async () => {

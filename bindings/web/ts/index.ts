@@ -1,16 +1,18 @@
 /**
  * scv2-web: Secure Channel v2 for web apps.
  *
- * Two levels, one core. Every cryptographic operation (X25519, HKDF, AES-256-GCM, padding,
- * framing, the web form) runs in the scv2 Rust core compiled to WebAssembly; this file only
- * speaks HTTP and manages the session's lifetime.
+ * Two levels, one core. Every cryptographic operation (X25519, ML-KEM-768, HKDF, AES-256-GCM,
+ * padding, framing, the web form) runs in the scv2 Rust core compiled to WebAssembly; this file
+ * only speaks HTTP and manages the session's lifetime. Both suites (X25519 and the hybrid
+ * X25519MLKEM768) are there; a pin's `algorithm` chooses, never a fetched document.
  *
  * - High level: {@link SecureChannel} fetches and checks the server key against the pins, opens
  *   one session (shared by concurrent calls), reuses it until shortly before it expires,
  *   re-handshakes once when the gateway no longer knows it, and sends `{"v":2,"p":"…"}` bodies
  *   with the SCv2 headers.
  * - Low level (re-exported from the wasm module): `ClientConfig`, `ClientHandshake`,
- *   `ClientSession`, `PendingRequest`, `webFormEncode`, `webFormDecode`.
+ *   `ClientSession`, `PendingRequest`, `webFormEncode`, `webFormDecode`, and the suites' names
+ *   and sizes (`suites`, `suitePublicKeyLen`, `keyExchangeLen`, `keyExchangeResponseLen`).
  *
  * Secrets (ephemeral and session keys) stay in the wasm linear memory; `free()` zeroizes a
  * handle's secrets at once, and a `FinalizationRegistry` frees forgotten handles. Nothing here is
@@ -25,7 +27,11 @@ import wasmInit, {
   PendingRequest,
   TrustDecision,
   isWebForm,
+  keyExchangeLen,
+  keyExchangeResponseLen,
   suite,
+  suitePublicKeyLen,
+  suites,
   webFormDecode,
   webFormEncode,
 } from "./scv2_web.js";
@@ -38,10 +44,19 @@ export {
   PendingRequest,
   TrustDecision,
   isWebForm,
+  keyExchangeLen,
+  keyExchangeResponseLen,
   suite,
+  suitePublicKeyLen,
+  suites,
   webFormDecode,
   webFormEncode,
 };
+
+/** The X25519 suite's name (SPEC.md sections 2–14): the default algorithm of a pin. */
+export const SUITE_X25519 = "X25519-HKDF-SHA256-AES-256-GCM";
+/** The hybrid post-quantum suite's name (SPEC.md section 15). */
+export const SUITE_X25519MLKEM768 = "X25519MLKEM768-HKDF-SHA256-AES-256-GCM";
 export type { InitInput, SyncInitInput };
 
 // ------------------------------------------------------------------------------------------
@@ -185,10 +200,16 @@ export class GatewayError extends Error {
 // ------------------------------------------------------------------------------------------
 // SecureChannel
 
-/** A server key the app trusts: the key document's `keyId` and `publicKey` (base64 SPKI). */
+/**
+ * A server key the app trusts, in the key document's form: `keyId`, `publicKey` (base64 SPKI
+ * for the X25519 suite, base64 of `ek_s || S` for the hybrid suite) and `algorithm` (the suite's
+ * name; absent means {@link SUITE_X25519}). The pin decides the suite of the handshake; a fetched
+ * document only has to agree with it.
+ */
 export interface Pin {
   keyId: string;
   publicKey: string;
+  algorithm?: string;
 }
 
 /** What an exchange looked like on the wire (for {@link SecureChannelOptions.onExchange}). */
@@ -207,8 +228,15 @@ export interface Exchange {
 export interface SecureChannelOptions {
   /** The gateway's origin (and path prefix, if any), e.g. `https://api.example.com`. */
   baseUrl: string;
-  /** The server keys to trust (several for rotation). Ship them with the app. */
+  /** The server keys to trust (several for rotation or for both suites). Ship them with the app. */
   pins: readonly Pin[];
+  /**
+   * The suite to use when the gateway lists several keys (`GET /web/v1/secure-channel/public-keys`),
+   * e.g. {@link SUITE_X25519MLKEM768}: the first listed key of that suite that is pinned is used,
+   * else the first listed pinned key. Without it (the default), or when the gateway has no list
+   * (404), the single key of `GET /web/v1/secure-channel/public-key` is used.
+   */
+  preferredSuite?: string;
   /** `X-Client-Hash` (the API requires it on protected endpoints). */
   clientHash?: string;
   /** `Accept-Language` (en, zh, zh-Hant, ja, vi). */
@@ -263,6 +291,7 @@ export interface ApiWrapper<D = unknown> {
 }
 
 export const PATH_PUBLIC_KEY = "/web/v1/secure-channel/public-key";
+export const PATH_PUBLIC_KEYS = "/web/v1/secure-channel/public-keys";
 export const PATH_SESSION = "/web/v1/secure-channel/session";
 export const PATH_SESSION_CLOSE = "/web/v1/secure-channel/session/close";
 const CONTENT_TYPE = "application/json;charset=UTF-8";
@@ -315,7 +344,10 @@ export class SecureChannel {
     if (!Array.isArray(options.pins)) {
       throw new TypeError("SecureChannel: pins must be an array of {keyId, publicKey}");
     }
-    this.#pins = options.pins.map((p) => ({ keyId: p.keyId, publicKey: p.publicKey }));
+    this.#pins = options.pins.map((p) => ({ keyId: p.keyId, publicKey: p.publicKey, algorithm: p.algorithm ?? SUITE_X25519 }));
+    if (options.preferredSuite !== undefined && ![SUITE_X25519, SUITE_X25519MLKEM768].includes(options.preferredSuite)) {
+      throw new TypeError(`SecureChannel: unknown preferredSuite ${JSON.stringify(options.preferredSuite)}`);
+    }
     this.#opts = options;
     const f = options.fetch;
     if (f) {
@@ -555,7 +587,7 @@ export class SecureChannel {
     if (!this.#config) {
       const c = new ClientConfig();
       try {
-        for (const p of this.#pins) c.pin(p.keyId, p.publicKey);
+        for (const p of this.#pins) c.pin(p.keyId, p.publicKey, p.algorithm);
         if (this.#opts.paddingBlock !== undefined) c.setPaddingBlock(this.#opts.paddingBlock);
       } catch (e) {
         c.free();
@@ -566,21 +598,45 @@ export class SecureChannel {
     return this.#config;
   }
 
-  async #handshake(): Promise<Live> {
-    const config = this.#clientConfig();
-    // 1. The key document, checked against the pins.
+  /**
+   * The key to use: with `preferredSuite`, from the gateway's list when it has one; else (or on
+   * a 404 for the list) the single advertised key.
+   */
+  async #serverKey(config: ClientConfig): Promise<Pin> {
+    const preferred = this.#opts.preferredSuite;
+    if (preferred !== undefined) {
+      const list = await this.#send("GET", this.#url(PATH_PUBLIC_KEYS).href, null, null, {});
+      if (list.response.status !== 404) {
+        const wrapper = parseWrapper(list.text);
+        if (!list.response.ok || !wrapper || wrapper.success !== true) {
+          throw gatewayError(list.response, list.text);
+        }
+        const data = wrapper.data as unknown;
+        const items = Array.isArray(data) ? data : (data as { keys?: unknown } | null)?.keys;
+        if (!Array.isArray(items) || items.length === 0) {
+          throw new Scv2Error("malformed_envelope", "scv2: the public-key list has no keys");
+        }
+        const keys = items.map(documentKey);
+        const pinned = keys.filter((k) => config.pinnedAlgorithm(k.keyId) === k.algorithm);
+        const pick = pinned.find((k) => k.algorithm === preferred) ?? pinned[0] ?? keys[0]!;
+        return pick;
+      }
+    }
     const doc = await this.#send("GET", this.#url(PATH_PUBLIC_KEY).href, null, null, {});
     const wrapper = parseWrapper(doc.text);
     if (!doc.response.ok || !wrapper || wrapper.success !== true) {
       throw gatewayError(doc.response, doc.text);
     }
-    const data = wrapper.data as { keyId?: unknown; publicKey?: unknown } | null;
-    if (!data || typeof data.keyId !== "string" || typeof data.publicKey !== "string") {
-      throw new Scv2Error("malformed_envelope", "scv2: the public-key document has no keyId/publicKey");
-    }
-    const key: Pin = { keyId: data.keyId, publicKey: data.publicKey };
+    return documentKey(wrapper.data);
+  }
+
+  async #handshake(): Promise<Live> {
+    const config = this.#clientConfig();
+    // 1. The key document, checked against the pins (key and algorithm).
+    const key = await this.#serverKey(config);
     if (config.isPinned(key.keyId)) {
-      config.trust(key.keyId, key.publicKey).free(); // throws untrusted_server_key on a mismatch
+      // Throws untrusted_server_key for another key or another algorithm than the pin's.
+      config.trust(key.keyId, key.publicKey, key.algorithm).free();
     } else {
       const tofu = this.#opts.trustOnFirstUse;
       if (!tofu || (await tofu({ ...key })) !== true) {
@@ -589,7 +645,7 @@ export class SecureChannel {
           `scv2: the server key ${JSON.stringify(key.keyId)} is not pinned`,
         );
       }
-      config.pin(key.keyId, key.publicKey);
+      config.pin(key.keyId, key.publicKey, key.algorithm);
     }
     // 2. Type 1 → type 130.
     const hs = ClientHandshake.start(config, key.keyId);
@@ -619,6 +675,16 @@ export class SecureChannel {
 
 // ------------------------------------------------------------------------------------------
 // Helpers
+
+/** `{keyId, publicKey, algorithm}` of a key document (`algorithm` absent: the X25519 suite). */
+function documentKey(data: unknown): Pin {
+  const d = data as { keyId?: unknown; publicKey?: unknown; algorithm?: unknown } | null;
+  if (!d || typeof d.keyId !== "string" || typeof d.publicKey !== "string" ||
+      (d.algorithm !== undefined && d.algorithm !== null && typeof d.algorithm !== "string")) {
+    throw new Scv2Error("malformed_envelope", "scv2: the public-key document has no keyId/publicKey");
+  }
+  return { keyId: d.keyId, publicKey: d.publicKey, algorithm: typeof d.algorithm === "string" ? d.algorithm : SUITE_X25519 };
+}
 
 function parseJson(bytes: Uint8Array): unknown {
   let text: string;
