@@ -20,9 +20,10 @@ export function tempDir(prefix) {
 }
 
 /** `scv2 keygen`: a key file and its public-key document (the pin: keyId, publicKey, algorithm). */
-export function keygen(dir, keyId = "k-web-test") {
+export function keygen(dir, keyId = "k-web-test", suite = "x25519") {
   const out = join(dir, `${keyId}.json`);
-  const doc = JSON.parse(execFileSync(SCV2, ["keygen", "--key-id", keyId, "--out", out], { encoding: "utf8" }));
+  const doc = JSON.parse(execFileSync(SCV2, ["keygen", "--key-id", keyId, "--suite", suite, "--out", out],
+    { encoding: "utf8" }));
   return { file: out, pin: { keyId: doc.keyId, publicKey: doc.publicKey, algorithm: doc.algorithm } };
 }
 
@@ -34,11 +35,12 @@ export function registration(db, email = "user@example.com") {
 }
 
 /** `scv2 serve` on 127.0.0.1:0 with a fresh database; resolves once it prints its URL. */
-export async function startGateway({ keyFile, corsOrigins = [], webDemo = false, extra = [] } = {}) {
+export async function startGateway({ keyFile, keyFiles = [], corsOrigins = [], webDemo = false, extra = [] } = {}) {
   const dir = tempDir("scv2-web-gw-");
   const db = join(dir, "gw.sqlite");
   const args = ["serve", "--listen", "127.0.0.1:0", "--db", db, "--argon2-m-kib", "8192", "--argon2-t", "1", ...extra];
   if (keyFile) args.push("--key-file", keyFile);
+  for (const f of keyFiles) args.push("--key-file", f);
   if (webDemo) args.push("--web-demo");
   for (const o of corsOrigins) args.push("--cors-origin", o);
   const child = spawn(SCV2, args, { stdio: ["ignore", "ignore", "pipe"] });

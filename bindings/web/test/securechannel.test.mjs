@@ -2,8 +2,9 @@
 // real `scv2 serve` on loopback, in Node: the flow, pinning and trust on first use, one shared
 // handshake for concurrent calls, session reuse and refresh, one re-handshake on a plaintext 401,
 // typed gateway errors, AbortSignal; pins with their algorithm (the gateway serves an X25519 key:
-// a hybrid pin for its key id is refused like another key) and preferredSuite (the key list,
-// falling back to /public-key); and the gateway's CORS answers (--cors-origin), which a browser
+// a hybrid pin for its key id is refused like another key) and preferredSuite against a second
+// gateway holding keys of both suites (its key list, a real hybrid exchange, /public-key when
+// there is no list); and the gateway's CORS answers (--cors-origin), which a browser
 // enforces but Node lets us read directly.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -16,8 +17,8 @@ const { SecureChannel, GatewayError, Scv2Error, initSync, init, PATH_SESSION, PA
   SUITE_X25519MLKEM768 } = sdk;
 initSync(readFileSync(join(PKG_DIST, "scv2_web_bg.wasm")));
 
-// A hybrid server key (1216 bytes, document form) and its vector case: the gateway of this
-// branch serves X25519 keys only, so hybrid keys come from the vector file.
+// A hybrid server key (1216 bytes, document form) from the vector file, pinned under the X25519
+// gateway's key id to check that the algorithm is compared.
 const pqVectors = JSON.parse(readFileSync(join(ROOT, "tests/vectors/scv2-x25519mlkem768.json"), "utf8"));
 const pqCase = pqVectors.cases[0];
 const pqPublicKey = Buffer.from(pqCase.server_static_public, "hex").toString("base64");
@@ -140,40 +141,58 @@ test("pins carry their algorithm: the gateway's X25519 document against a hybrid
   assert.equal(rewritten.count(PATH_SESSION), 0);
 });
 
-test("preferredSuite: the gateway's key list when it has one, else its one key", async () => {
+test("preferredSuite against a gateway holding both suites: the key list, a hybrid exchange, /public-key without a list", async () => {
   assert.throws(() => new SecureChannel({ baseUrl: gw.url, pins: [], preferredSuite: "X25519" }), TypeError);
-  const pqPin = { keyId: "k-pq-elsewhere", publicKey: pqPublicKey, algorithm: SUITE_X25519MLKEM768 };
-  // This gateway has no list (404): the channel uses /public-key.
-  const fallback = channel({ pins: [key.pin, pqPin], preferredSuite: SUITE_X25519MLKEM768 });
-  assert.equal((await fallback.sc.post(INIT, { sessionId: "nope", password: "NewP@ssw0rd" })).status, 404);
-  assert.equal(fallback.count(PATH_PUBLIC_KEYS), 1);
-  assert.equal(fallback.exchanges.find((x) => x.url.endsWith(PATH_PUBLIC_KEYS)).status, 404);
-  assert.equal(fallback.count("/web/v1/secure-channel/public-key"), 1);
-  await fallback.sc.close();
-  // A list (GET …/public-keys, which this branch's gateway does not serve yet: answered here in
-  // front of the real gateway) with a hybrid key the gateway does not hold and its X25519 key.
-  const gwDoc = (await (await fetch(`${gw.url}/web/v1/secure-channel/public-key`)).json()).data;
-  const listed = { ...gwDoc, keyId: pqPin.keyId, publicKey: pqPublicKey, algorithm: SUITE_X25519MLKEM768 };
-  const withList = async (url, init) => url.endsWith(PATH_PUBLIC_KEYS)
-    ? new Response(JSON.stringify({ success: true, code: "2000", message: "OK", data: [listed, gwDoc] }),
-      { status: 200, headers: { "Content-Type": "application/json" } })
-    : fetch(url, init);
-  // Preferring X25519: the gateway's key, and the call goes through.
-  const x = channel({ pins: [key.pin, pqPin], preferredSuite: SUITE_X25519, fetch: withList });
-  assert.equal((await x.sc.post(INIT, { sessionId: "nope", password: "NewP@ssw0rd" })).status, 404);
-  assert.equal(x.count("/web/v1/secure-channel/public-key"), 0, "the list was used");
-  await x.sc.close();
-  // Preferring the hybrid suite: the listed hybrid key, whose type 1 this gateway refuses (it does
-  // not hold that key id), so the choice is visible on the wire.
-  const pq = channel({ pins: [key.pin, pqPin], preferredSuite: SUITE_X25519MLKEM768, fetch: withList });
-  await assert.rejects(pq.sc.post(INIT, {}), (e) => e instanceof GatewayError);
-  const type1 = Buffer.from(JSON.parse(pq.exchanges.find((x) => x.url.endsWith(PATH_SESSION)).requestBody).p, "base64");
-  assert.equal(type1.subarray(5, 5 + type1[4]).toString(), pqPin.keyId, "the type 1 names the hybrid key");
-  assert.equal(type1.length, sdk.keyExchangeLen(SUITE_X25519MLKEM768, pqPin.keyId.length, 0, 64));
-  // Preferring the hybrid suite without a hybrid pin: the first listed pinned key.
-  const only = channel({ pins: [key.pin], preferredSuite: SUITE_X25519MLKEM768, fetch: withList });
-  assert.equal((await only.sc.post(INIT, { sessionId: "nope", password: "NewP@ssw0rd" })).status, 404);
-  await only.sc.close();
+  const dir = tempDir("scv2-web-suites-");
+  const xKey = keygen(dir, "k-web-x");
+  const pqKey = keygen(dir, "k-web-pq", "x25519mlkem768");
+  assert.equal(pqKey.pin.algorithm, SUITE_X25519MLKEM768);
+  const both = await startGateway({ keyFiles: [xKey.file, pqKey.file], extra: ["--init-rate-per-ip", "1000"] });
+  try {
+    const open = (extra) => {
+      const exchanges = [];
+      const sc = new SecureChannel({ baseUrl: both.url, pins: [xKey.pin, pqKey.pin],
+        clientHash: `node-test-${++hashes}`, onExchange: (x) => exchanges.push(x), ...extra });
+      const type1 = () => Buffer.from(
+        JSON.parse(exchanges.find((x) => x.url.endsWith(PATH_SESSION)).requestBody).p, "base64");
+      const count = (path) => exchanges.filter((x) => new URL(x.url).pathname === path).length;
+      return { sc, type1, count };
+    };
+    const keyIdOf = (t1) => t1.subarray(5, 5 + t1[4]).toString();
+    // Preferring the hybrid suite: the gateway's list names both keys; a real hybrid exchange
+    // with the gateway, the password init answered 201 inside a type 129.
+    const pq = open({ preferredSuite: SUITE_X25519MLKEM768 });
+    const r = await pq.sc.post(INIT, { sessionId: registration(both.db), password: "NewP@ssw0rd" });
+    assert.equal(r.status, 201);
+    assert.equal(r.body.data.email, "user@example.com");
+    assert.equal(keyIdOf(pq.type1()), "k-web-pq");
+    assert.equal(pq.type1().length, sdk.keyExchangeLen(SUITE_X25519MLKEM768, "k-web-pq".length, 0, 64));
+    assert.equal(pq.count(PATH_PUBLIC_KEYS), 1);
+    assert.equal(pq.count("/web/v1/secure-channel/public-key"), 0, "the list was used");
+    await pq.sc.close();
+    // Preferring X25519: its key.
+    const x = open({ preferredSuite: SUITE_X25519 });
+    assert.equal((await x.sc.post(INIT, { sessionId: "nope", password: "NewP@ssw0rd" })).status, 404);
+    assert.equal(keyIdOf(x.type1()), "k-web-x");
+    await x.sc.close();
+    // A service without the list (404, as the deployed one): /public-key, which advertises the
+    // gateway's preferred suite (X25519 by default).
+    const noList = async (url, init) => url.endsWith(PATH_PUBLIC_KEYS)
+      ? new Response("{}", { status: 404, headers: { "Content-Type": "application/json" } })
+      : fetch(url, init);
+    const fallback = open({ preferredSuite: SUITE_X25519MLKEM768, fetch: noList });
+    assert.equal((await fallback.sc.post(INIT, { sessionId: "nope", password: "NewP@ssw0rd" })).status, 404);
+    assert.equal(fallback.count("/web/v1/secure-channel/public-key"), 1);
+    assert.equal(keyIdOf(fallback.type1()), "k-web-x");
+    await fallback.sc.close();
+    // Preferring the hybrid suite without a hybrid pin: the first listed pinned key.
+    const only = new SecureChannel({ baseUrl: both.url, pins: [xKey.pin], clientHash: `node-test-${++hashes}`,
+      preferredSuite: SUITE_X25519MLKEM768 });
+    assert.equal((await only.post(INIT, { sessionId: "nope", password: "NewP@ssw0rd" })).status, 404);
+    await only.close();
+  } finally {
+    await both.stop();
+  }
 });
 
 test("concurrent calls share one handshake; the session is reused until shortly before it expires", async () => {
