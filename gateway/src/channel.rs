@@ -6,10 +6,11 @@
 //! A route does:
 //!
 //! ```text
-//! let live = channel::find_session(&app, &mut req, &headers)?;    // 401 when unknown
-//! let env = channel::read_envelope(&app, &req, body).await?;       // 400 / 408 / 413
-//! let opened = channel::open(&app, &req, live, ctx, env, OnGone::Refuse).await?;
+//! let live = channel::find_session(&app, &mut req, &headers).await?;   // 401 when unknown
+//! // the envelope (400 / 408 / 413), ctx = METHOD SP path, then opened on the session:
+//! let opened = channel::read_and_open(&app, &req, live, &method, &uri, body, OnGone::Refuse).await?;
 //! channel::respond(&app, req, opened, |app, req, plaintext| async { Reply { .. } }).await
+//! // (proxy mode: channel::respond_forwarded, the window committed before the upstream runs)
 //! ```
 //!
 //! Ordering (SPEC section 8.4): the request transaction begins before the request is opened
@@ -390,6 +391,22 @@ fn cached_answer(all: StoreResult<Vec<CachedAnswer>>, digest: &[u8; 32]) -> Opti
         }
     }
     found
+}
+
+/// Read the envelope in `body` ([`read_envelope`]) and open it on `live` for `METHOD path`
+/// ([`ctx_of`], [`open`]): what every SCv2 route does once it found the session.
+pub async fn read_and_open(
+    app: &Arc<App>,
+    req: &Req,
+    live: Arc<Live>,
+    method: &Method,
+    uri: &Uri,
+    body: Body,
+    on_gone: OnGone,
+) -> Result<Opened, Response> {
+    let env = read_envelope(app, req, body).await?;
+    let ctx = ctx_of(method, uri).map_err(|e| req.sc_error(e))?;
+    open(app, req, live, ctx, env, on_gone).await
 }
 
 /// Open `env` on `live` with `ctx`. `Err` is the answer to send: a plaintext refusal, or, for a

@@ -203,18 +203,13 @@ pub async fn session_close(
         Ok(None) => return idempotent_ok(&req),
         Err(r) => return r,
     };
-    let env = match channel::read_envelope(&app, &req, body).await {
-        Ok(e) => e,
-        Err(r) => return r,
-    };
-    let ctx = match channel::ctx_of(&method, &uri) {
-        Ok(c) => c,
-        Err(e) => return req.sc_error(e),
-    };
-    let opened = match channel::open(&app, &req, live, ctx, env, OnGone::IdempotentOk).await {
-        Ok(o) => o,
-        Err(r) => return r,
-    };
+    let opened =
+        match channel::read_and_open(&app, &req, live, &method, &uri, body, OnGone::IdempotentOk)
+            .await
+        {
+            Ok(o) => o,
+            Err(r) => return r,
+        };
     channel::respond(&app, req, opened, |_app, req, _plain| async move {
         let body = req.wrapper(true, "2000", Value::Null);
         Reply {

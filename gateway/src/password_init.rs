@@ -61,18 +61,11 @@ pub async fn handler(
     let Some(live) = live else {
         return req.session_not_found();
     };
-    let env = match channel::read_envelope(&app, &req, body).await {
-        Ok(e) => e,
-        Err(r) => return r,
-    };
-    let ctx = match channel::ctx_of(&method, &uri) {
-        Ok(c) => c,
-        Err(e) => return req.sc_error(e),
-    };
-    let opened = match channel::open(&app, &req, live, ctx, env, OnGone::Refuse).await {
-        Ok(o) => o,
-        Err(r) => return r,
-    };
+    let opened =
+        match channel::read_and_open(&app, &req, live, &method, &uri, body, OnGone::Refuse).await {
+            Ok(o) => o,
+            Err(r) => return r,
+        };
     let tx = opened.tx();
     channel::respond(&app, req, opened, move |app, req, plain| {
         password_init(app, req, plain, tx)

@@ -515,15 +515,17 @@ pub async fn secure(
     if let Err(retry) = route.count_session(live.session_id(), &mut counted, req.now) {
         return req.rate_limited(retry);
     }
-    let env = match channel::read_envelope(app, &req, body).await {
-        Ok(e) => e,
-        Err(r) => return r,
-    };
-    let ctx = match channel::ctx_of(&parts.method, &parts.uri) {
-        Ok(c) => c,
-        Err(e) => return req.sc_error(e),
-    };
-    let opened = match channel::open(app, &req, live, ctx, env, OnGone::Refuse).await {
+    let opened = match channel::read_and_open(
+        app,
+        &req,
+        live,
+        &parts.method,
+        &parts.uri,
+        body,
+        OnGone::Refuse,
+    )
+    .await
+    {
         Ok(o) => o,
         Err(r) => return r,
     };

@@ -23,32 +23,15 @@ use scv2_gateway::store::TokenHash;
 use scv2_gateway::{ClientOptions, Gateway, GatewayConfig, ManualClock, ScClient};
 use serde_json::json;
 
+#[macro_use]
 mod common;
 
 use common::Backend;
 
 type R<T = ()> = anyhow::Result<T>;
 
-/// Sections whose attack concerns the store (limits, sessions, claims, retransmissions) run
-/// against SQLite (`name::sqlite`) and PostgreSQL (`name::postgres`, see `tests/common`).
-macro_rules! both_stores {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() -> super::R {
-                super::$name(super::Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() -> super::R {
-                match super::Backend::postgres(concat!(stringify!($name), "::postgres")) {
-                    Some(b) => super::$name(b).await,
-                    None => Ok(()),
-                }
-            }
-        }
-    )*};
-}
-
+// Sections whose attack concerns the store (limits, sessions, claims, retransmissions) run
+// against SQLite (`name::sqlite`) and PostgreSQL (`name::postgres`, see `tests/common`).
 both_stores!(
     f3_rotating_hashes_and_sessions_share_the_address_budget,
     f3_client_address_headers_only_from_trusted_proxies,

@@ -21,28 +21,10 @@ type R<T = ()> = anyhow::Result<T>;
 
 const INIT: &str = PATH_PASSWORD_INIT;
 
+#[macro_use]
 mod common;
 
 use common::{Backend, TempDir};
-
-/// Instantiate each test for both stores.
-macro_rules! both_stores {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() -> super::R {
-                super::$name(super::Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() -> super::R {
-                match super::Backend::postgres(concat!(stringify!($name), "::postgres")) {
-                    Some(b) => super::$name(b).await,
-                    None => Ok(()),
-                }
-            }
-        }
-    )*};
-}
 
 both_stores!(
     password_init_201_and_single_use,

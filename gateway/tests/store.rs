@@ -4,6 +4,7 @@
 //! row held by a request transaction, rate-limit counters shared by two gateways, the sweep lock,
 //! server keys sealed at rest.
 
+#[macro_use]
 mod common;
 
 use std::sync::Arc;
@@ -16,24 +17,6 @@ use scv2_gateway::store::{
     is_unavailable, CachedAnswer, Claim, Commit, Effect, EffectOutcome, PgOptions, PgStore,
     SessionRecord, SessionUpdate, Store, StoredKey, TokenHash,
 };
-
-macro_rules! both_stores {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() -> super::R {
-                super::$name(super::Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() -> super::R {
-                match super::Backend::postgres(concat!(stringify!($name), "::postgres")) {
-                    Some(b) => super::$name(b).await,
-                    None => Ok(()),
-                }
-            }
-        }
-    )*};
-}
 
 both_stores!(
     stale_generations_are_refused,

@@ -14,27 +14,10 @@ use scv2_gateway::store::{PgOptions, PgStore, SqliteStore, Store, StoredKey};
 use scv2_gateway::{ClientOptions, ScClient};
 use serde_json::Value;
 
+#[macro_use]
 mod common;
 
 use common::{Backend, Serve, TempDir, R};
-
-macro_rules! both_stores {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() -> super::R {
-                super::$name(super::Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() -> super::R {
-                match super::Backend::postgres(concat!(stringify!($name), "::postgres")) {
-                    Some(b) => super::$name(b).await,
-                    None => Ok(()),
-                }
-            }
-        }
-    )*};
-}
 
 both_stores!(both_suites_through_scv2_serve, key_rotation_across_suites);
 

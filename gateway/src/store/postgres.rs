@@ -65,6 +65,30 @@ macro_rules! on_conn {
     }};
 }
 
+/// The answers a session keeps, newest first (read by [`answer_rows`]).
+const ANSWERS_OF_SESSION: &str = "SELECT digest, status, code, envelope, headers FROM sc_answers \
+                                  WHERE session_id = $1 ORDER BY generation DESC";
+
+/// The rows of [`ANSWERS_OF_SESSION`] (a row whose digest is not 32 bytes is skipped).
+fn answer_rows(rows: Vec<tokio_postgres::Row>) -> StoreResult<Vec<CachedAnswer>> {
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let digest: Vec<u8> = r.try_get(0)?;
+        let Ok(digest) = <[u8; 32]>::try_from(digest.as_slice()) else {
+            continue;
+        };
+        let status: i16 = r.try_get(1)?;
+        out.push(CachedAnswer {
+            digest,
+            status: u16::try_from(status).unwrap_or(500),
+            code: r.try_get(2)?,
+            envelope: r.try_get(3)?,
+            headers: r.try_get(4)?,
+        });
+    }
+    Ok(out)
+}
+
 /// The embedded migrations: `(version, name, SQL)`, applied in order.
 const MIGRATIONS: &[(i32, &str, &str)] = &[
     (1, "initial", include_str!("migrations/0001_initial.sql")),
@@ -670,30 +694,11 @@ impl SessionTx for PgTx {
         let rows = self
             .step(
                 "reading the answer cache",
-                self.store.query_tx(
-                    c,
-                    "SELECT digest, status, code, envelope, headers FROM sc_answers \
-                     WHERE session_id = $1 ORDER BY generation DESC",
-                    &[&self.session_id],
-                ),
+                self.store
+                    .query_tx(c, ANSWERS_OF_SESSION, &[&self.session_id]),
             )
             .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            let digest: Vec<u8> = r.try_get(0)?;
-            let Ok(digest) = <[u8; 32]>::try_from(digest.as_slice()) else {
-                continue;
-            };
-            let status: i16 = r.try_get(1)?;
-            out.push(CachedAnswer {
-                digest,
-                status: u16::try_from(status).unwrap_or(500),
-                code: r.try_get(2)?,
-                envelope: r.try_get(3)?,
-                headers: r.try_get(4)?,
-            });
-        }
-        Ok(out)
+        answer_rows(rows)
     }
 
     async fn claim_registration(
@@ -1186,30 +1191,9 @@ impl Store for PgStore {
     async fn cached_answers(&self, session_id: &str) -> StoreResult<Vec<CachedAnswer>> {
         let sid = session_id.to_owned();
         let rows = on_conn!(self, "reading the answer cache", |c| {
-            self.query(
-                &c,
-                "SELECT digest, status, code, envelope, headers FROM sc_answers \
-                         WHERE session_id = $1 ORDER BY generation DESC",
-                &[&sid],
-            )
-            .await
+            self.query(&c, ANSWERS_OF_SESSION, &[&sid]).await
         })?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            let digest: Vec<u8> = r.try_get(0)?;
-            let Ok(digest) = <[u8; 32]>::try_from(digest.as_slice()) else {
-                continue;
-            };
-            let status: i16 = r.try_get(1)?;
-            out.push(CachedAnswer {
-                digest,
-                status: u16::try_from(status).unwrap_or(500),
-                code: r.try_get(2)?,
-                envelope: r.try_get(3)?,
-                headers: r.try_get(4)?,
-            });
-        }
-        Ok(out)
+        answer_rows(rows)
     }
 
     async fn sweep(

@@ -44,6 +44,28 @@ impl Drop for TempDir {
     }
 }
 
+/// Instantiate each named `async fn name(backend: Backend) -> R` as two tests, `name::sqlite`
+/// and `name::postgres` (skipped, saying so, without the test cluster; see [`pg_url`]). The file
+/// declares `#[macro_use] mod common;` and has `Backend` and `R` in scope.
+#[allow(unused_macros)]
+macro_rules! both_stores {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() -> super::R {
+                super::$name(super::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() -> super::R {
+                match super::Backend::postgres(concat!(stringify!($name), "::postgres")) {
+                    Some(b) => super::$name(b).await,
+                    None => Ok(()),
+                }
+            }
+        }
+    )*};
+}
+
 /// Which store a test runs against.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Backend {
