@@ -189,14 +189,24 @@ natives! {
 
     /// Bytes of a type 1 of suite `suite` (0: unknown suite, arguments out of range, or too long
     /// for a Java array) (`scv2_suite_type1_len`).
-    Native fn suiteType1Len(suite: Int, key_id_len: Int, payload_len: Int, padding_block: Int) -> Int |env| {
+    Native fn suiteType1Len(
+        suite: Int,
+        key_id_len: Int,
+        payload_len: Int,
+        padding_block: Int,
+    ) -> Int |env| {
         let (k, p, b) = (int_len(key_id_len), int_len(payload_len), int_len(padding_block));
         Ok(jint_or_zero(bridge::suite_type1_len(suite_id(suite), k, p, b)))
     }
 
     /// Bytes of a type 130 of suite `suite` (0: unknown suite, arguments out of range, or too
     /// long for a Java array) (`scv2_suite_type130_len`).
-    Native fn suiteType130Len(suite: Int, session_id_len: Int, app_payload_len: Int, padding_block: Int) -> Int |env| {
+    Native fn suiteType130Len(
+        suite: Int,
+        session_id_len: Int,
+        app_payload_len: Int,
+        padding_block: Int,
+    ) -> Int |env| {
         let (s, a, b) = (int_len(session_id_len), int_len(app_payload_len), int_len(padding_block));
         Ok(jint_or_zero(bridge::suite_type130_len(suite_id(suite), s, a, b)))
     }
@@ -231,14 +241,24 @@ natives! {
     }
 
     /// Pin a raw public key of suite `suite` (`scv2_client_config_pin_suite`).
-    Native fn clientConfigPinSuite(config: Handle<scv2_client_config>, suite: Int, key_id: Bytes, public_key: Bytes) |env| {
+    Native fn clientConfigPinSuite(
+        config: Handle<scv2_client_config>,
+        suite: Int,
+        key_id: Bytes,
+        public_key: Bytes,
+    ) |env| {
         let (key_id, public_key) = (env.bytes_in(key_id)?, env.bytes_in(public_key)?);
         Ok(bridge::client_config_pin_suite(config, suite_id(suite), &key_id, &public_key)?)
     }
 
     /// Pin a key of suite `suite` given as the document's `publicKey`
     /// (`scv2_client_config_pin_public_key_base64`).
-    Native fn clientConfigPinPublicKeyBase64(config: Handle<scv2_client_config>, suite: Int, key_id: Bytes, public_key_base64: Bytes) |env| {
+    Native fn clientConfigPinPublicKeyBase64(
+        config: Handle<scv2_client_config>,
+        suite: Int,
+        key_id: Bytes,
+        public_key_base64: Bytes,
+    ) |env| {
         let (key_id, b64) = (env.bytes_in(key_id)?, env.bytes_in(public_key_base64)?);
         Ok(bridge::client_config_pin_public_key_base64(config, suite_id(suite), &key_id, &b64)?)
     }
@@ -400,7 +420,8 @@ natives! {
     ) |env| {
         let (key_id, private_key) = (env.bytes_in(key_id)?, env.bytes_in(private_key)?);
         let (created, expires) = (created_at_ms as u64, expires_at_ms as u64);
-        Ok(bridge::server_add_suite_key(server, suite_id(suite), &key_id, &private_key, created, expires)?)
+        let suite = suite_id(suite);
+        Ok(bridge::server_add_suite_key(server, suite, &key_id, &private_key, created, expires)?)
     }
 
     /// `scv2_server_generate_suite_key`.

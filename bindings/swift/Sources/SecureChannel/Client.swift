@@ -1,7 +1,7 @@
 import CScv2
 import Foundation
 
-/// The client's configuration: the pinned server keys (key id -> X25519 public key) and the
+/// The client's configuration: the pinned server keys (key id -> suite and public key) and the
 /// padding block of everything sessions started from it send.
 ///
 /// Thread safety: the C handle is internally locked; pinning while handshakes start elsewhere is
