@@ -6,8 +6,9 @@
 // - CScv2: a system-library target; Sources/CScv2/module.modulemap maps the repository's
 //   include/scv2.h (not a copy) and links the static library `scv2` (libscv2.a).
 // - SecureChannel: the Swift API (handle-owning classes, `throws Scv2Error`, `Data` in and out).
-// - SecureChannelTests: XCTest; reads tests/vectors/scv2-x25519.json of the repository and calls
-//   the test-vector entry points, so it needs a library built with `--features test-vectors`.
+// - SecureChannelTests: XCTest; reads tests/vectors/scv2-x25519.json and
+//   tests/vectors/scv2-x25519mlkem768.json of the repository and calls the test-vector entry
+//   points, so it needs a library built with `--features test-vectors`.
 //
 // Build and test (scripts/test-swift.sh does this on Linux, in a Debian 13 chroot):
 //   cargo build --features test-vectors            # -> target/debug/libscv2.a

@@ -175,7 +175,7 @@ use crate::bridge;
 #[cfg(feature = "jni")]
 use crate::handles::*;
 #[cfg(feature = "jni")]
-use crate::jni::{into_handle, jint_or_zero, pack, size, Fail};
+use crate::jni::{int_len, into_handle, jint_or_zero, pack, size, suite_id, Fail};
 
 natives! {
     // ---- Library-wide
@@ -183,6 +183,42 @@ natives! {
     /// `scv2_max_open_len` (0: envelope too short, or too long for a Java array).
     Native fn maxOpenLen(envelope_len: Int) -> Int |env| {
         Ok(jint_or_zero(bridge::max_open_len(usize::try_from(envelope_len).unwrap_or(0))))
+    }
+
+    // ---- Suites
+
+    /// Bytes of a type 1 of suite `suite` (0: unknown suite, arguments out of range, or too long
+    /// for a Java array) (`scv2_suite_type1_len`).
+    Native fn suiteType1Len(
+        suite: Int,
+        key_id_len: Int,
+        payload_len: Int,
+        padding_block: Int,
+    ) -> Int |env| {
+        let (k, p, b) = (int_len(key_id_len), int_len(payload_len), int_len(padding_block));
+        Ok(jint_or_zero(bridge::suite_type1_len(suite_id(suite), k, p, b)))
+    }
+
+    /// Bytes of a type 130 of suite `suite` (0: unknown suite, arguments out of range, or too
+    /// long for a Java array) (`scv2_suite_type130_len`).
+    Native fn suiteType130Len(
+        suite: Int,
+        session_id_len: Int,
+        app_payload_len: Int,
+        padding_block: Int,
+    ) -> Int |env| {
+        let (s, a, b) = (int_len(session_id_len), int_len(app_payload_len), int_len(padding_block));
+        Ok(jint_or_zero(bridge::suite_type130_len(suite_id(suite), s, a, b)))
+    }
+
+    /// Bytes of a raw public key of suite `suite` (0: unknown suite) (`scv2_suite_public_key_len`).
+    Native fn suitePublicKeyLen(suite: Int) -> Int |env| {
+        Ok(jint_or_zero(bridge::suite_public_key_len(suite_id(suite))))
+    }
+
+    /// Bytes of a private key of suite `suite` (0: unknown suite) (`scv2_suite_private_key_len`).
+    Native fn suitePrivateKeyLen(suite: Int) -> Int |env| {
+        Ok(jint_or_zero(bridge::suite_private_key_len(suite_id(suite))))
     }
 
     // ---- Client configuration
@@ -202,6 +238,29 @@ natives! {
     Native fn clientConfigPinSpkiBase64(config: Handle<scv2_client_config>, key_id: Bytes, spki: Bytes) |env| {
         let (key_id, spki) = (env.bytes_in(key_id)?, env.bytes_in(spki)?);
         Ok(bridge::client_config_pin_spki_base64(config, &key_id, &spki)?)
+    }
+
+    /// Pin a raw public key of suite `suite` (`scv2_client_config_pin_suite`).
+    Native fn clientConfigPinSuite(
+        config: Handle<scv2_client_config>,
+        suite: Int,
+        key_id: Bytes,
+        public_key: Bytes,
+    ) |env| {
+        let (key_id, public_key) = (env.bytes_in(key_id)?, env.bytes_in(public_key)?);
+        Ok(bridge::client_config_pin_suite(config, suite_id(suite), &key_id, &public_key)?)
+    }
+
+    /// Pin a key of suite `suite` given as the document's `publicKey`
+    /// (`scv2_client_config_pin_public_key_base64`).
+    Native fn clientConfigPinPublicKeyBase64(
+        config: Handle<scv2_client_config>,
+        suite: Int,
+        key_id: Bytes,
+        public_key_base64: Bytes,
+    ) |env| {
+        let (key_id, b64) = (env.bytes_in(key_id)?, env.bytes_in(public_key_base64)?);
+        Ok(bridge::client_config_pin_public_key_base64(config, suite_id(suite), &key_id, &b64)?)
     }
 
     /// `scv2_client_config_set_padding_block`.
@@ -348,6 +407,41 @@ natives! {
     Native fn serverGenerateKey(server: Handle<scv2_server>, key_id: Bytes, created_at_ms: Long, expires_at_ms: Long) |env| {
         let key_id = env.bytes_in(key_id)?;
         Ok(bridge::server_generate_key(server, &key_id, created_at_ms as u64, expires_at_ms as u64)?)
+    }
+
+    /// `scv2_server_add_suite_key` (the private form: 32 bytes, or 96 for the hybrid suite).
+    Native fn serverAddSuiteKey(
+        server: Handle<scv2_server>,
+        suite: Int,
+        key_id: Bytes,
+        private_key: Bytes,
+        created_at_ms: Long,
+        expires_at_ms: Long,
+    ) |env| {
+        let (key_id, private_key) = (env.bytes_in(key_id)?, env.bytes_in(private_key)?);
+        let (created, expires) = (created_at_ms as u64, expires_at_ms as u64);
+        let suite = suite_id(suite);
+        Ok(bridge::server_add_suite_key(server, suite, &key_id, &private_key, created, expires)?)
+    }
+
+    /// `scv2_server_generate_suite_key`.
+    Native fn serverGenerateSuiteKey(
+        server: Handle<scv2_server>,
+        suite: Int,
+        key_id: Bytes,
+        created_at_ms: Long,
+        expires_at_ms: Long,
+    ) |env| {
+        let key_id = env.bytes_in(key_id)?;
+        let (created, expires) = (created_at_ms as u64, expires_at_ms as u64);
+        Ok(bridge::server_generate_suite_key(server, suite_id(suite), &key_id, created, expires)?)
+    }
+
+    /// The suite id of the key `keyId` (`scv2_server_key_suite`).
+    Native fn serverKeySuite(server: Handle<scv2_server>, key_id: Bytes) -> Int |env| {
+        let key_id = env.bytes_in(key_id)?;
+        let suite = bridge::server_key_suite(server, &key_id)?;
+        jni_sys::jint::try_from(suite).map_err(|_| Fail::Status(scv2::Error::Internal))
     }
 
     /// `scv2_server_remove_key`.
@@ -502,6 +596,31 @@ natives! {
         let mut out = env.new_output();
         let (hs, _) = bridge::client_handshake_start_for_test_vectors(
             config, &key_id, &payload, &e, &iv1, &mut out,
+        )?;
+        let envelope = out.finish()?;
+        env.publish(out_handle, hs)?;
+        Ok(envelope)
+    }
+
+    /// `clientHandshakeStart` for a hybrid pin with every input fixed: `e`, the 64-byte ML-KEM
+    /// seed, `m1` and `iv1`.
+    #[cfg(feature = "test-vectors")]
+    TestVectorsNative fn clientHandshakeStartHybrid(
+        config: Handle<scv2_client_config>,
+        key_id: Bytes,
+        payload: Bytes,
+        ephemeral_private: Bytes,
+        mlkem_seed: Bytes,
+        encaps_randomness: Bytes,
+        iv1: Bytes,
+        out_handle: Longs,
+    ) -> Bytes |env| {
+        let (key_id, payload) = (env.bytes_in(key_id)?, env.bytes_in(payload)?);
+        let (e, seed) = (env.bytes_in(ephemeral_private)?, env.bytes_in(mlkem_seed)?);
+        let (m1, iv1) = (env.bytes_in(encaps_randomness)?, env.bytes_in(iv1)?);
+        let mut out = env.new_output();
+        let (hs, _) = bridge::client_handshake_start_hybrid_for_test_vectors(
+            config, &key_id, &payload, &e, &seed, &m1, &iv1, &mut out,
         )?;
         let envelope = out.finish()?;
         env.publish(out_handle, hs)?;

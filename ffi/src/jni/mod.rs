@@ -704,6 +704,17 @@ pub(crate) fn size(v: jlong) -> JResult<usize> {
     usize::try_from(v).map_err(|_| Fail::Status(Error::InvalidArgument))
 }
 
+/// A suite id from Kotlin's `Suite.id` (a negative `int` is no suite: `u32::MAX`).
+pub(crate) fn suite_id(v: jint) -> u32 {
+    u32::try_from(v).unwrap_or(u32::MAX)
+}
+
+/// An `int` length argument of a size helper (a negative one becomes `usize::MAX`, which every
+/// size helper answers with 0, "invalid", as for any other out-of-range length).
+pub(crate) fn int_len(v: jint) -> usize {
+    usize::try_from(v).unwrap_or(usize::MAX)
+}
+
 /// A length returned to Kotlin as an `int` (0 when it does not fit: "invalid").
 pub(crate) fn jint_or_zero(n: usize) -> jint {
     jint::try_from(n).unwrap_or(0)

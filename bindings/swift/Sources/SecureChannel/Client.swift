@@ -1,7 +1,7 @@
 import CScv2
 import Foundation
 
-/// The client's configuration: the pinned server keys (key id -> X25519 public key) and the
+/// The client's configuration: the pinned server keys (key id -> suite and public key) and the
 /// padding block of everything sessions started from it send.
 ///
 /// Thread safety: the C handle is internally locked; pinning while handshakes start elsewhere is
@@ -30,8 +30,9 @@ public final class ClientConfig: @unchecked Sendable {
 
     deinit { scv2_client_config_free(handle) }
 
-    /// Pins a server key: its key id (1...255 printable ASCII bytes) and raw 32-byte X25519 public
-    /// key. Pinning a key id again replaces the earlier pin.
+    /// Pins a server key of the X25519 suite: its key id (1...255 printable ASCII bytes) and raw
+    /// 32-byte X25519 public key (`pin(keyId:suite:publicKey:)` pins a key of any suite). Pinning
+    /// a key id again replaces the earlier pin.
     public func pin(keyId: String, publicKey: some ContiguousBytes) throws {
         try withExtendedLifetime(self) {
             try withUTF8Bytes(keyId) { kid, kidLen in
@@ -55,6 +56,43 @@ public final class ClientConfig: @unchecked Sendable {
     }
 }
 
+extension ClientConfig {
+    /// Pins a server key of `suite`: its key id and raw public key (`suite.publicKeyLength` bytes:
+    /// the 32 bytes `S`, or for `.x25519MLKEM768` the 1216 bytes `ek_s || S`). The handshake with
+    /// `keyId` then runs in `suite`. Throws `.invalidPublicKey` for a key that is not of the suite
+    /// (wrong length, an `ek_s` failing FIPS 203's encapsulation-key check).
+    public func pin(keyId: String, suite: Suite, publicKey: some ContiguousBytes) throws {
+        try withExtendedLifetime(self) {
+            try withUTF8Bytes(keyId) { kid, kidLen in
+                try withBytes(publicKey) { pk, pkLen in
+                    try check(scv2_client_config_pin_suite(handle, suite.id, kid, kidLen, pk, pkLen))
+                }
+            }
+        }
+    }
+
+    /// Pins a server key of `suite` given as the public-key document's `publicKey` field (base64
+    /// of the SPKI for `.x25519`, standard base64 of the 1216 bytes for `.x25519MLKEM768`).
+    public func pin(keyId: String, suite: Suite, publicKeyBase64: String) throws {
+        try withExtendedLifetime(self) {
+            try withUTF8Bytes(keyId) { kid, kidLen in
+                try withUTF8Bytes(publicKeyBase64) { b64, b64Len in
+                    try check(scv2_client_config_pin_public_key_base64(handle, suite.id, kid, kidLen, b64, b64Len))
+                }
+            }
+        }
+    }
+
+    /// Pins a key in its document form, as an app ships it: `keyId`, `algorithm` (the suite's
+    /// name, for example "X25519MLKEM768-HKDF-SHA256-AES-256-GCM") and `publicKeyBase64`. An
+    /// `algorithm` that names no suite throws `.invalidArgument`. These three values are the pin,
+    /// fixed in the app: never take them from a document fetched at run time.
+    public func pin(keyId: String, algorithm: String, publicKeyBase64: String) throws {
+        guard let suite = Suite(algorithm: algorithm) else { throw Scv2Error.invalidArgument }
+        try pin(keyId: keyId, suite: suite, publicKeyBase64: publicKeyBase64)
+    }
+}
+
 /// A client handshake in progress: `start` it, send `body` (the type-1 envelope) as the body of
 /// `POST /web/v1/secure-channel/session`, and `finish` it with the response body (type 130).
 /// A handshake finishes at most once; afterwards `finish` throws `.invalidState`.
@@ -73,10 +111,9 @@ public final class ClientHandshake: @unchecked Sendable {
         try withExtendedLifetime(config) {
             try withUTF8Bytes(keyId) { kid, kidLen in
                 try withBytes(payload) { pl, plLen in
-                    let size = scv2_type1_len(kidLen, plLen, config.paddingBlock)
                     var h: OpaquePointer?
-                    // size 0: arguments out of range; the call reports which error.
-                    let body = try produce(capacity: size) { out, cap, outLen in
+                    // The length depends on the pin's suite: the C call reports it (size query).
+                    let body = try produceQueried { out, cap, outLen in
                         scv2_client_handshake_start(config.handle, kid, kidLen, pl, plLen, out, cap, outLen, &h)
                     }
                     guard let h else { throw Scv2Error.internal }

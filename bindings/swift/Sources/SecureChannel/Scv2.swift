@@ -1,5 +1,5 @@
-// SecureChannel: Swift API of scv2 (Secure Channel v2, X25519-HKDF-SHA256-AES-256-GCM) over the
-// C ABI in include/scv2.h.
+// SecureChannel: Swift API of scv2 (Secure Channel v2; the suites X25519-HKDF-SHA256-AES-256-GCM
+// and X25519MLKEM768-HKDF-SHA256-AES-256-GCM, see Suite.swift) over the C ABI in include/scv2.h.
 //
 // Conventions (the C ABI's contract, include/scv2.h):
 // - Every handle is owned by exactly one Swift object whose `deinit` frees it (the C side zeroizes

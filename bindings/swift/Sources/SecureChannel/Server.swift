@@ -1,7 +1,7 @@
 import CScv2
 import Foundation
 
-/// A server key set: static X25519 keys by key id, and the settings of the sessions it opens.
+/// A server key set: static keys (of either `Suite`) by key id, and the settings of the sessions it opens.
 /// Apps are clients; the server side is here for tests and tools (the gateway is the real server).
 ///
 /// Thread safety: internally locked; `accept` may run on several threads at once, also while keys
@@ -42,6 +42,44 @@ public final class Server: @unchecked Sendable {
         }
     }
 
+    /// Adds a static key of `suite` from its private form (`suite.privateKeyLength` bytes: 32, or
+    /// for `.x25519MLKEM768` the 96 bytes `s || d || z`; copied, wipe your copy). One server holds
+    /// keys of both suites. `expiresAtMs` 0: never.
+    public func addKey(id keyId: String, suite: Suite, privateKey: some ContiguousBytes,
+                       createdAtMs: UInt64 = Scv2.nowMs(), expiresAtMs: UInt64 = 0) throws
+    {
+        try withExtendedLifetime(self) {
+            try withUTF8Bytes(keyId) { kid, kidLen in
+                try withBytes(privateKey) { sk, skLen in
+                    try check(scv2_server_add_suite_key(handle, suite.id, kid, kidLen, sk, skLen, createdAtMs, expiresAtMs))
+                }
+            }
+        }
+    }
+
+    /// Generates a new static key `keyId` of `suite` with the OS RNG.
+    public func generateKey(id keyId: String, suite: Suite, createdAtMs: UInt64 = Scv2.nowMs(),
+                            expiresAtMs: UInt64 = 0) throws
+    {
+        try withExtendedLifetime(self) {
+            try withUTF8Bytes(keyId) { kid, kidLen in
+                try check(scv2_server_generate_suite_key(handle, suite.id, kid, kidLen, createdAtMs, expiresAtMs))
+            }
+        }
+    }
+
+    /// The suite of the key `keyId` (`.unknownKeyId` if not held).
+    public func suite(ofKey keyId: String) throws -> Suite {
+        try withExtendedLifetime(self) {
+            try withUTF8Bytes(keyId) { kid, kidLen in
+                var id: UInt32 = 0
+                try check(scv2_server_key_suite(handle, kid, kidLen, &id))
+                guard let suite = Suite(id: id) else { throw Scv2Error.internal }
+                return suite
+            }
+        }
+    }
+
     /// Removes the key `keyId` (sessions already open are not affected).
     public func removeKey(id keyId: String) throws {
         try withExtendedLifetime(self) {
@@ -49,11 +87,12 @@ public final class Server: @unchecked Sendable {
         }
     }
 
-    /// The raw 32-byte X25519 public key of `keyId`.
+    /// The raw public key of `keyId`: 32 bytes `S` for an X25519-suite key, 1216 bytes
+    /// `ek_s || S` for a hybrid one (the document's `publicKey` is its base64).
     public func publicKey(id keyId: String) throws -> Data {
         try withExtendedLifetime(self) {
             try withUTF8Bytes(keyId) { kid, kidLen in
-                try produce(capacity: Int(SCV2_KEY_LEN)) { out, cap, outLen in
+                try produceQueried { out, cap, outLen in
                     scv2_server_public_key(handle, kid, kidLen, out, cap, outLen)
                 }
             }

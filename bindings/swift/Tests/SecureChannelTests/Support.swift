@@ -97,6 +97,40 @@ extension ClientHandshake {
     }
 }
 
+extension ClientHandshake {
+    /// `start` for a hybrid pin with every input fixed: `e`, the 64-byte ML-KEM seed, `m1` and
+    /// iv1 (scv2_client_handshake_start_hybrid_for_test_vectors).
+    static func startHybridForTestVectors(config: ClientConfig, keyId: String, payload: Data, ephemeralPrivate: Data,
+                                          mlkemSeed: Data, encapsRandomness: Data, iv1: Data) throws
+        -> (handshake: ClientHandshake, body: Data)
+    {
+        try withExtendedLifetime(config) {
+            try withUTF8Bytes(keyId) { kid, kidLen in
+                try withBytes(payload) { pl, plLen in
+                    try withBytes(ephemeralPrivate) { ek, ekLen in
+                        try withBytes(mlkemSeed) { sd, sdLen in
+                            try withBytes(encapsRandomness) { m1, m1Len in
+                                try withBytes(iv1) { iv, ivLen in
+                                    var h: OpaquePointer?
+                                    let size = Suite.x25519MLKEM768.type1Length(keyIdCount: kidLen, payloadCount: plLen,
+                                                                                 paddingBlock: config.paddingBlock) ?? 0
+                                    let body = try produce(capacity: size) {
+                                        scv2_client_handshake_start_hybrid_for_test_vectors(
+                                            config.handle, kid, kidLen, pl, plLen, ek, ekLen, sd, sdLen, m1, m1Len, iv, ivLen,
+                                            $0, $1, $2, &h)
+                                    }
+                                    guard let h else { throw Scv2Error.internal }
+                                    return (ClientHandshake(handle: h), body)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 extension ServerHandshake {
     /// `respond` with a fixed ephemeral private key (scv2_server_handshake_respond_for_test_vectors).
     func respondForTestVectors(sessionId: String, expiresAtMs: UInt64, appPayload: Data, ephemeralPrivate: Data) throws
@@ -124,16 +158,17 @@ extension ServerHandshake {
 
 /// Runs README's "Use from Swift" example (scripts/test-swift.sh compiles it into
 /// ReadmeExample.generated.swift as `readmeExample(serverPublicKey:send:)`) against an in-process
-/// server holding the key "k-2026-11": `send(route, body)` plays the HTTP transport.
+/// server holding the hybrid-suite key "k-2026-pq" (its 1216-byte public key is `serverPublicKey`):
+/// `send(route, body)` plays the HTTP transport.
 enum ReadmeExampleHarness {
-    static let keyId = "k-2026-11"
+    static let keyId = "k-2026-pq"
     static let handshakeRoute = "POST /web/v1/secure-channel/session"
 
     static func run(_ example: (Data, (String, Data) throws -> Data) throws -> Void,
                     file: StaticString = #filePath, line: UInt = #line) throws
     {
         let server = try Server()
-        try server.generateKey(id: keyId)
+        try server.generateKey(id: keyId, suite: .x25519MLKEM768)
         var session: ServerSession?
         var routes: [String] = []
         var bodies: [Data] = []

@@ -10,7 +10,10 @@ package io.scv2
 class ClientConfig : AutoCloseable {
     internal val handle = NativeHandle(Native.clientConfigNew(), "ClientConfig") { Native.clientConfigFree(it) }
 
-    /** Pin a server key: [keyId] (1..255 printable ASCII) and its raw 32-byte X25519 public key. */
+    /**
+     * Pin a server key of the X25519 suite: [keyId] (1..255 printable ASCII) and its raw 32-byte
+     * X25519 public key (see the overload with a [Suite] for the hybrid suite).
+     */
     fun pin(keyId: String, publicKey: ByteArray): ClientConfig {
         val h = handle.acquire()
         try {
@@ -30,6 +33,48 @@ class ClientConfig : AutoCloseable {
             handle.release()
         }
         return this
+    }
+
+    /**
+     * Pin a server key of [suite]: [keyId] and its raw public key ([Suite.publicKeyLen] bytes:
+     * the 32 bytes `S`, or for [Suite.X25519MLKEM768] the 1216 bytes `ek_s || S`). The handshake
+     * with [keyId] then runs in [suite]. Throws [Scv2Exception] with [Status.INVALID_PUBLIC_KEY]
+     * for a key that is not of the suite (wrong length, an `ek_s` failing FIPS 203's check).
+     */
+    fun pin(keyId: String, suite: Suite, publicKey: ByteArray): ClientConfig {
+        val h = handle.acquire()
+        try {
+            Native.clientConfigPinSuite(h, suite.id, ascii(keyId), publicKey)
+        } finally {
+            handle.release()
+        }
+        return this
+    }
+
+    /**
+     * Pin a server key of [suite] given as the public-key document's `publicKey` (base64 of the
+     * SPKI for [Suite.X25519], standard base64 of the 1216 bytes for [Suite.X25519MLKEM768]).
+     */
+    fun pinPublicKeyBase64(keyId: String, suite: Suite, publicKeyBase64: String): ClientConfig {
+        val h = handle.acquire()
+        try {
+            Native.clientConfigPinPublicKeyBase64(h, suite.id, ascii(keyId), ascii(publicKeyBase64))
+        } finally {
+            handle.release()
+        }
+        return this
+    }
+
+    /**
+     * Pin a key in its document form, as an app ships it: [keyId], [algorithm] (the suite's name,
+     * for example "X25519MLKEM768-HKDF-SHA256-AES-256-GCM") and [publicKeyBase64]. An
+     * [algorithm] that names no suite throws [Scv2Exception] with [Status.INVALID_ARGUMENT].
+     * These three values are the pin, fixed in the app: never take them from a document fetched
+     * at run time.
+     */
+    fun pinDocument(keyId: String, algorithm: String, publicKeyBase64: String): ClientConfig {
+        val suite = Suite.fromAlgorithm(algorithm) ?: throw Scv2Exception(Status.INVALID_ARGUMENT.code)
+        return pinPublicKeyBase64(keyId, suite, publicKeyBase64)
     }
 
     /** Set the padding block (1..4096) of everything sessions started from this config send. */

@@ -18,6 +18,32 @@ internal object Native {
     /** `scv2_max_open_len` (0: envelope too short, or too long for a Java array). */
     @JvmStatic external fun maxOpenLen(envelopeLen: Int): Int
 
+    /**
+     * Bytes of a type 1 of suite `suite` (0: unknown suite, arguments out of range, or too long for
+     * a Java array) (`scv2_suite_type1_len`).
+     */
+    @JvmStatic external fun suiteType1Len(
+        suite: Int, keyIdLen: Int, payloadLen: Int, paddingBlock: Int
+    ): Int
+
+    /**
+     * Bytes of a type 130 of suite `suite` (0: unknown suite, arguments out of range, or too long
+     * for a Java array) (`scv2_suite_type130_len`).
+     */
+    @JvmStatic external fun suiteType130Len(
+        suite: Int, sessionIdLen: Int, appPayloadLen: Int, paddingBlock: Int
+    ): Int
+
+    /**
+     * Bytes of a raw public key of suite `suite` (0: unknown suite) (`scv2_suite_public_key_len`).
+     */
+    @JvmStatic external fun suitePublicKeyLen(suite: Int): Int
+
+    /**
+     * Bytes of a private key of suite `suite` (0: unknown suite) (`scv2_suite_private_key_len`).
+     */
+    @JvmStatic external fun suitePrivateKeyLen(suite: Int): Int
+
     /** A new client configuration (`scv2_client_config_new`). */
     @JvmStatic external fun clientConfigNew(): Long
 
@@ -27,6 +53,19 @@ internal object Native {
     /** Pin the document's `publicKey` (`scv2_client_config_pin_spki_base64`). */
     @JvmStatic external fun clientConfigPinSpkiBase64(
         config: Long, keyId: ByteArray, spki: ByteArray
+    )
+
+    /** Pin a raw public key of suite `suite` (`scv2_client_config_pin_suite`). */
+    @JvmStatic external fun clientConfigPinSuite(
+        config: Long, suite: Int, keyId: ByteArray, publicKey: ByteArray
+    )
+
+    /**
+     * Pin a key of suite `suite` given as the document's `publicKey`
+     * (`scv2_client_config_pin_public_key_base64`).
+     */
+    @JvmStatic external fun clientConfigPinPublicKeyBase64(
+        config: Long, suite: Int, keyId: ByteArray, publicKeyBase64: ByteArray
     )
 
     /** `scv2_client_config_set_padding_block`. */
@@ -100,6 +139,19 @@ internal object Native {
     @JvmStatic external fun serverGenerateKey(
         server: Long, keyId: ByteArray, createdAtMs: Long, expiresAtMs: Long
     )
+
+    /** `scv2_server_add_suite_key` (the private form: 32 bytes, or 96 for the hybrid suite). */
+    @JvmStatic external fun serverAddSuiteKey(
+        server: Long, suite: Int, keyId: ByteArray, privateKey: ByteArray, createdAtMs: Long, expiresAtMs: Long
+    )
+
+    /** `scv2_server_generate_suite_key`. */
+    @JvmStatic external fun serverGenerateSuiteKey(
+        server: Long, suite: Int, keyId: ByteArray, createdAtMs: Long, expiresAtMs: Long
+    )
+
+    /** The suite id of the key `keyId` (`scv2_server_key_suite`). */
+    @JvmStatic external fun serverKeySuite(server: Long, keyId: ByteArray): Int
 
     /** `scv2_server_remove_key`. */
     @JvmStatic external fun serverRemoveKey(server: Long, keyId: ByteArray)

@@ -1,7 +1,7 @@
 package io.scv2
 
 /**
- * A server key set: static X25519 keys by key id, and the settings of the sessions it opens.
+ * A server key set: static keys (of either [Suite]) by key id, and the settings of the sessions it opens.
  * [paddingBlock] 1..4096 (0: default 64); [replayWindow] a multiple of 64 in 64..65536
  * (0: default 1024).
  *
@@ -35,6 +35,43 @@ class Server @JvmOverloads constructor(paddingBlock: Int = 0, replayWindow: Int 
         }
     }
 
+    /**
+     * Add a static key of [suite] from its private form ([Suite.privateKeyLen] bytes: 32, or for
+     * [Suite.X25519MLKEM768] the 96 bytes `s || d || z`; copied, wipe your copy). One server holds
+     * keys of both suites. [expiresAtMs] 0: never.
+     */
+    @JvmOverloads
+    fun addKey(keyId: String, suite: Suite, privateKey: ByteArray, createdAtMs: Long = 0L, expiresAtMs: Long = 0L) {
+        val h = handle.acquire()
+        try {
+            Native.serverAddSuiteKey(h, suite.id, ascii(keyId), privateKey, createdAtMs, expiresAtMs)
+        } finally {
+            handle.release()
+        }
+    }
+
+    /** Generate a static key of [suite] with the OS RNG; read its public half with [publicKey]. */
+    @JvmOverloads
+    fun generateKey(keyId: String, suite: Suite, createdAtMs: Long = System.currentTimeMillis(), expiresAtMs: Long = 0L) {
+        val h = handle.acquire()
+        try {
+            Native.serverGenerateSuiteKey(h, suite.id, ascii(keyId), createdAtMs, expiresAtMs)
+        } finally {
+            handle.release()
+        }
+    }
+
+    /** The suite of the key [keyId]; [Status.UNKNOWN_KEY_ID] if not held. */
+    fun keySuite(keyId: String): Suite {
+        val h = handle.acquire()
+        val id = try {
+            Native.serverKeySuite(h, ascii(keyId))
+        } finally {
+            handle.release()
+        }
+        return Suite.fromId(id) ?: throw Scv2Exception(Status.INTERNAL.code)
+    }
+
     /** Remove (and zeroize) the key [keyId]; [Status.UNKNOWN_KEY_ID] if not held. */
     fun removeKey(keyId: String) {
         val h = handle.acquire()
@@ -45,7 +82,10 @@ class Server @JvmOverloads constructor(paddingBlock: Int = 0, replayWindow: Int 
         }
     }
 
-    /** The raw 32-byte X25519 public key of [keyId]. */
+    /**
+     * The raw public key of [keyId]: 32 bytes `S` for an X25519-suite key, 1216 bytes
+     * `ek_s || S` for a hybrid one (the document's `publicKey` is its base64).
+     */
     fun publicKey(keyId: String): ByteArray {
         val h = handle.acquire()
         try {

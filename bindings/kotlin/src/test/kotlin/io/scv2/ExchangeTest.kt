@@ -107,11 +107,12 @@ class ExchangeTest {
 
     @Test
     fun readmeExampleRuns() {
-        // The ```kotlin block of README.md, compiled by scripts/test-kotlin.sh into ReadmeExampleKt.
+        // The ```kotlin block of README.md, compiled by scripts/test-kotlin.sh into ReadmeExampleKt;
+        // it pins a hybrid-suite key "k-2026-pq".
         val cls = Class.forName("ReadmeExampleKt")
         val now = System.currentTimeMillis()
         Server().use { server ->
-            server.generateKey("k-2026-11", now)
+            server.generateKey("k-2026-pq", Suite.X25519MLKEM768, now)
             val sessions = ArrayList<ServerSession>()
             val send = { ctx: String, body: ByteArray ->
                 if (ctx == "POST /web/v1/secure-channel/session") {
@@ -128,7 +129,7 @@ class ExchangeTest {
                 }
             }
             val m = cls.getMethod("login", ByteArray::class.java, Function2::class.java)
-            assertEquals("{\"success\":true}", m.invoke(null, server.publicKey("k-2026-11"), send))
+            assertEquals("{\"success\":true}", m.invoke(null, server.publicKey("k-2026-pq"), send))
             sessions.forEach { it.close() }
         }
     }

@@ -15,6 +15,11 @@ internal object TestVectorsNative {
         outHandle: LongArray
     ): ByteArray
 
+    @JvmStatic external fun clientHandshakeStartHybrid(
+        config: Long, keyId: ByteArray, payload: ByteArray, ephemeralPrivate: ByteArray, mlkemSeed: ByteArray,
+        encapsRandomness: ByteArray, iv1: ByteArray, outHandle: LongArray
+    ): ByteArray
+
     @JvmStatic external fun serverHandshakeRespond(
         handshake: Long, sessionId: ByteArray, expiresAtMs: Long, appPayload: ByteArray,
         ephemeralPrivate: ByteArray, outSession: LongArray
@@ -27,6 +32,20 @@ internal object TestVectorsNative {
         val c = config.handle.acquire()
         val envelope = try {
             clientHandshakeStart(c, keyId, payload, eph, iv1, out)
+        } finally {
+            config.handle.release()
+        }
+        return ClientHandshake(out[0], envelope)
+    }
+
+    fun startHybrid(
+        config: ClientConfig, keyId: ByteArray, payload: ByteArray, eph: ByteArray, seed: ByteArray, m1: ByteArray,
+        iv1: ByteArray
+    ): ClientHandshake {
+        val out = LongArray(1)
+        val c = config.handle.acquire()
+        val envelope = try {
+            clientHandshakeStartHybrid(c, keyId, payload, eph, seed, m1, iv1, out)
         } finally {
             config.handle.release()
         }
