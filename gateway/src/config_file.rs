@@ -70,7 +70,7 @@ struct BuiltinToml {
 }
 
 /// One flag set in the file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct FileFlag {
     /// The key as written.
     pub key: String,
@@ -80,6 +80,16 @@ pub struct FileFlag {
     pub long: String,
     /// The command-line tokens that give the same setting.
     pub tokens: Vec<OsString>,
+}
+
+/// The flag, not its value (a `db` URL may hold a password).
+impl std::fmt::Debug for FileFlag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileFlag")
+            .field("key", &self.key)
+            .field("long", &self.long)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a configuration file says.
@@ -362,6 +372,13 @@ mod tests {
         );
         let f = parse("test_env = false\n", &serve())?;
         assert!(f.flags[0].tokens.is_empty());
+        // Debug names the flags, never their values (a `db` URL may hold a password).
+        let f = parse("listen = \"10.9.8.7:6\"\n", &serve())?;
+        let text = format!("{f:?}");
+        assert!(
+            text.contains("listen") && !text.contains("10.9.8.7"),
+            "{text}"
+        );
         Ok(())
     }
 
