@@ -228,9 +228,12 @@ impl ClientConfig {
     /// [`Error::UntrustedServerKey`].
     pub fn trust_with_suite(&self, suite: Suite, key_id: &str, public_key: &str) -> Result<Trust> {
         match self.pinned(key_id) {
+            // Another suite than the pin's is refused as another key would be, before the key
+            // is read (it is not of the pin's layout).
+            Some(pin) if pin.suite() != suite => Err(Error::UntrustedServerKey),
             Some(pin) => {
                 let public = parse_public_key_base64(pin.suite(), public_key)?;
-                if pin.suite() == suite && pin.same_key(&public) {
+                if pin.same_key(&public) {
                     Ok(Trust::Pinned(pin.clone()))
                 } else {
                     Err(Error::UntrustedServerKey)
@@ -281,6 +284,15 @@ mod tests {
         // A pinned id with another key is refused even with TOFU on.
         assert_eq!(
             c.trust("k1", &spki_base64(&[2u8; 32])),
+            Err(Error::UntrustedServerKey)
+        );
+        // A document of another suite for a pinned id is another key, whatever its bytes (they
+        // are not read in the pin's layout).
+        let hybrid_doc = <base64ct::Base64 as base64ct::Encoding>::encode_string(
+            &[7u8; Suite::X25519MlKem768.public_key_len()],
+        );
+        assert_eq!(
+            c.trust_with_suite(Suite::X25519MlKem768, "k1", &hybrid_doc),
             Err(Error::UntrustedServerKey)
         );
         assert!(c.unpin("k1"));
