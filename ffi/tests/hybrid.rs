@@ -103,25 +103,7 @@ fn hybrid_vector_case_through_the_c_abi() {
         ));
         // A size query first: the pin's suite decides.
         assert_eq!(
-            scv2_client_handshake_start_hybrid_for_test_vectors(
-                config,
-                h.key_id.as_ptr(),
-                h.key_id.len(),
-                h.kx_payload.as_ptr(),
-                h.kx_payload.len(),
-                h.e.as_ptr(),
-                32,
-                h.client_seed.as_ptr(),
-                64,
-                h.m1.as_ptr(),
-                32,
-                h.iv1.as_ptr(),
-                12,
-                null_mut(),
-                0,
-                &mut kx_len,
-                &mut hs,
-            ),
+            start_fixed(config, &h, null_mut(), 0, &mut kx_len, &mut hs),
             SCV2_BUFFER_TOO_SMALL
         );
         assert_eq!(kx_len, h.kx_envelope.len());
@@ -134,20 +116,9 @@ fn hybrid_vector_case_through_the_c_abi() {
                 h.padding_block
             )
         );
-        ok(scv2_client_handshake_start_hybrid_for_test_vectors(
+        ok(start_fixed(
             config,
-            h.key_id.as_ptr(),
-            h.key_id.len(),
-            h.kx_payload.as_ptr(),
-            h.kx_payload.len(),
-            h.e.as_ptr(),
-            32,
-            h.client_seed.as_ptr(),
-            64,
-            h.m1.as_ptr(),
-            32,
-            h.iv1.as_ptr(),
-            12,
+            &h,
             kx.as_mut_ptr(),
             kx.len(),
             &mut kx_len,
@@ -192,20 +163,9 @@ fn hybrid_vector_case_through_the_c_abi() {
         // The file's own type 130 for the same handshake inputs finishes a second handshake.
         let mut hs2 = null_mut();
         let mut client2 = null_mut();
-        ok(scv2_client_handshake_start_hybrid_for_test_vectors(
+        ok(start_fixed(
             config,
-            h.key_id.as_ptr(),
-            h.key_id.len(),
-            h.kx_payload.as_ptr(),
-            h.kx_payload.len(),
-            h.e.as_ptr(),
-            32,
-            h.client_seed.as_ptr(),
-            64,
-            h.m1.as_ptr(),
-            32,
-            h.iv1.as_ptr(),
-            12,
+            &h,
             kx.as_mut_ptr(),
             kx.len(),
             &mut kx_len,
@@ -247,5 +207,43 @@ fn hybrid_vector_case_through_the_c_abi() {
         scv2_client_handshake_free(hs);
         scv2_client_config_free(config);
         scv2_server_free(server);
+    }
+}
+
+/// `scv2_client_handshake_start_hybrid_for_test_vectors` with the case's fixed inputs (its
+/// ephemeral X25519 key, ML-KEM seed, encapsulation randomness and iv1).
+///
+/// # Safety
+/// As the C function: `config` a live configuration, `out` valid for `out_cap` bytes.
+unsafe fn start_fixed(
+    config: *const scv2_client_config,
+    h: &HybridCase,
+    out: *mut u8,
+    out_cap: usize,
+    out_len: &mut usize,
+    hs: &mut *mut scv2_client_handshake,
+) -> scv2_status {
+    // SAFETY: every input slice is the case's own, with its length; the caller vouches for
+    // `config` and `out`.
+    unsafe {
+        scv2_client_handshake_start_hybrid_for_test_vectors(
+            config,
+            h.key_id.as_ptr(),
+            h.key_id.len(),
+            h.kx_payload.as_ptr(),
+            h.kx_payload.len(),
+            h.e.as_ptr(),
+            h.e.len(),
+            h.client_seed.as_ptr(),
+            h.client_seed.len(),
+            h.m1.as_ptr(),
+            h.m1.len(),
+            h.iv1.as_ptr(),
+            h.iv1.len(),
+            out,
+            out_cap,
+            out_len,
+            hs,
+        )
     }
 }
